@@ -1,0 +1,223 @@
+"""TOML configuration: where the libraries, the data dir and the export folder are, and every tunable.
+
+One file, read at start and on SIGHUP. Every key has a default here, so a config written by
+`homeroll init` stays short and old configs keep working when new keys appear.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+import tomli_w
+
+from homeroll.daemon.errors import UserError
+
+#: Every section and key with its default. Documented in docs/config.md (a test checks that).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "scan": {
+        # Pillow refuses images above this many pixels (decompression bombs); raise it for 108/200 MP phones.
+        "max_image_pixels": 80_000_000,
+        # A decoder that takes longer than this on one file is stopped and the file skipped.
+        "per_file_timeout": 60,
+        # Worker processes for indexing; 0 = one less than the cores, at least one.
+        "workers": 0,
+        # Folder names (anywhere under a root) that are never indexed.
+        "excluded_folders": [],
+        "thumbnail_size": 512,
+    },
+    "watch": {
+        # "auto" picks polling on network/FUSE mounts, "inotify" or "polling" force one.
+        "mode": "auto",
+        "stable_seconds": 5.0,
+        "poll_interval": 10.0,
+        "reconcile_hours": 6.0,
+        "missing_grace_days": 7.0,
+    },
+    "faces": {
+        "enabled": True,
+        "disabled_roots": [],
+        "workers": 0,
+        "detector": "hog",
+        "distance_threshold": 0.5,
+        "min_cluster_size": 3,
+        "batch_size": 200,
+        "cron": "*/30 * * * *",
+    },
+    "memories": {
+        "cron": "30 3 * * *",
+        "home_lat": None,
+        "home_lon": None,
+        "home_country": None,
+        "trip_min_km": 50.0,
+        "excluded_folders": [],
+        "on_this_day_window_days": 3,
+        "min_picks": 6,
+        "max_picks": 30,
+    },
+    "export": {
+        "auto": True,
+        "cron": "*/15 * * * *",
+        "layout": "auto",
+        "size": "landscape",
+        "style": "clean",
+        "file_mode": "0644",
+        "title": True,
+    },
+    "geocoder": {
+        # "offline" never opens a socket. "nominatim" or "photon" use geopy against `url` (opt-in).
+        "provider": "offline",
+        "url": "",
+        "user_agent": "homeroll",
+        "min_delay_seconds": 1.0,
+        # Prefer the most populous place within this radius ('Baixa' is 'Lisbon').
+        "prefer_populous_km": 8.0,
+    },
+}
+
+
+def default_config_path() -> Path:
+    env = os.environ.get("HOMEROLL_CONFIG")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_config_dir("homeroll")) / "config.toml"
+
+
+@dataclass
+class Config:
+    """The loaded configuration: top-level paths plus one dict per section, defaults filled in."""
+
+    path: Path
+    libraries: list[Path]
+    data_dir: Path
+    export_dir: Path
+    home_tz: str
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.sections[section]
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "homeroll.db"
+
+    @property
+    def thumbs_dir(self) -> Path:
+        return self.data_dir / "thumbs"
+
+    @property
+    def crops_dir(self) -> Path:
+        return self.data_dir / "faces"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.home_tz)
+
+    def to_toml(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "libraries": [str(p) for p in self.libraries],
+            "data_dir": str(self.data_dir),
+            "export_dir": str(self.export_dir),
+            "home_tz": self.home_tz,
+        }
+        for name, values in self.sections.items():
+            changed = {k: v for k, v in values.items() if v != DEFAULTS[name].get(k) and v is not None}
+            if changed:
+                data[name] = changed
+        return data
+
+
+def _check_zone(name: str, where: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UserError(f"{where}: unknown time zone {name!r} (use an IANA name like Europe/Lisbon)") from exc
+    return name
+
+
+def system_zone() -> str:
+    """The machine's zone name, for `init` when --home-tz is not given."""
+    try:
+        import tzlocal
+
+        return tzlocal.get_localzone_name() or "UTC"
+    except Exception:  # noqa: BLE001 - any failure means we simply fall back to UTC
+        return "UTC"
+
+
+def build(
+    path: Path,
+    libraries: list[Path],
+    data_dir: Path,
+    export_dir: Path,
+    home_tz: str,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Config:
+    sections = copy.deepcopy(DEFAULTS)
+    for name, values in (overrides or {}).items():
+        if name not in sections:
+            raise UserError(f"{path}: unknown section [{name}]")
+        for key, value in values.items():
+            if key not in sections[name]:
+                raise UserError(f"{path}: unknown key {key!r} in [{name}]")
+            sections[name][key] = value
+    libs = [Path(p).expanduser().absolute() for p in libraries]
+    data = Path(data_dir).expanduser().absolute()
+    for lib in libs:
+        if data == lib or lib in data.parents:
+            raise UserError(f"{path}: data_dir {data} is inside library {lib}; homeroll never writes to a library")
+    return Config(
+        path=path,
+        libraries=libs,
+        data_dir=data,
+        export_dir=Path(export_dir).expanduser().absolute(),
+        home_tz=_check_zone(home_tz, str(path)),
+        sections=sections,
+    )
+
+
+def load(path: Path | str | None = None) -> Config:
+    cfg_path = Path(path) if path else default_config_path()
+    try:
+        raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"no config at {cfg_path}: run `homeroll init --library DIR --data DIR --export DIR`") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{cfg_path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise UserError(f"{cfg_path}: cannot read ({exc.strerror})") from None
+    for key in ("libraries", "data_dir", "export_dir"):
+        if key not in raw:
+            raise UserError(f"{cfg_path}: missing {key!r}")
+    if not isinstance(raw["libraries"], list) or not raw["libraries"]:
+        raise UserError(f"{cfg_path}: 'libraries' must be a non-empty list of folders")
+    known = {"libraries", "data_dir", "export_dir", "home_tz", *DEFAULTS}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise UserError(f"{cfg_path}: unknown key {unknown[0]!r}")
+    overrides = {k: v for k, v in raw.items() if k in DEFAULTS}
+    for name, values in overrides.items():
+        if not isinstance(values, dict):
+            raise UserError(f"{cfg_path}: [{name}] must be a table")
+    return build(
+        cfg_path,
+        [Path(p) for p in raw["libraries"]],
+        Path(raw["data_dir"]),
+        Path(raw["export_dir"]),
+        raw.get("home_tz") or "UTC",
+        overrides,
+    )
+
+
+def save(cfg: Config) -> None:
+    """Write the config atomically (temp file + rename) so a crash never leaves half a file."""
+    cfg.path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cfg.path.with_name(cfg.path.name + ".tmp")
+    tmp.write_text(tomli_w.dumps(cfg.to_toml()), encoding="utf-8")
+    os.replace(tmp, cfg.path)

@@ -1,0 +1,65 @@
+"""Opening the DB: WAL, busy_timeout, synchronous=NORMAL, then any pending migrations."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from homeroll.daemon.store.schema import migrations
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _setup(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def connect(path: Path | str | None = None, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the homeroll DB. ``path=None`` gives an in-memory DB for tests.
+
+    Before migrating an existing DB to a newer schema, a backup copy is taken with SQLite's backup
+    API (``homeroll.db.bak-<n>``), so an upgrade can never lose the household's decisions.
+    """
+    if path is None:
+        db = sqlite_utils.Database(memory=True)
+        _setup(db.conn)
+    else:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        _setup(conn)
+        conn.execute("PRAGMA journal_mode = WAL")
+        db = sqlite_utils.Database(conn)
+    if migrate:
+        pending = migrations.pending(db)
+        if pending and path is not None and migrations.applied(db):
+            _backup(db, Path(path), len(migrations.applied(db)))
+        if pending:
+            migrations.apply(db)
+    return db
+
+
+def _backup(db: sqlite_utils.Database, path: Path, version: int) -> None:
+    target = path.with_name(f"{path.name}.bak-{version}")
+    dest = sqlite3.connect(str(target))
+    try:
+        db.conn.backup(dest)
+    finally:
+        dest.close()
+    shutil.copymode(path, target)
+
+
+def quick_check(db: sqlite_utils.Database) -> str:
+    """``PRAGMA quick_check``: 'ok' or the first problem SQLite reports."""
+    rows = db.execute("PRAGMA quick_check").fetchall()
+    return "ok" if rows == [("ok",)] else "; ".join(r[0] for r in rows[:5])
+
+
+def checkpoint(db: sqlite_utils.Database) -> None:
+    """Fold the WAL back into the DB file when the service is idle, so it does not grow for ever."""
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,0 +1,155 @@
+"""The schema as sqlite-utils Migrations. Never edit a step that has shipped: add a new one.
+
+All dates are text: ``taken_at_local`` is the wall-clock time where the photo was taken
+(``YYYY-MM-DDTHH:MM:SS[.ffffff]``), ``utc_offset_min`` its offset (0 is a real offset, NULL is
+unknown), ``taken_at_utc`` the same instant in UTC for ordering.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("homeroll")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE places (
+            id INTEGER PRIMARY KEY,
+            city TEXT, region TEXT, country TEXT, country_code TEXT,
+            source TEXT NOT NULL DEFAULT 'geonames',
+            UNIQUE (city, region, country_code, source)
+        );
+        CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,                 -- photo | video | screenshot
+            format TEXT,                        -- JPEG, HEIF, PNG, WEBP, AVIF, MPO, MP4, MOV…
+            size INTEGER,
+            taken_at_local TEXT,
+            utc_offset_min INTEGER,
+            tz_name TEXT,
+            taken_at_source TEXT,
+            taken_at_utc TEXT,
+            lat REAL, lon REAL,
+            place_id INTEGER REFERENCES places(id),
+            width INTEGER, height INTEGER,      -- displayed (orientation applied)
+            orientation INTEGER,
+            camera TEXT,
+            duration REAL,
+            is_messenger INTEGER NOT NULL DEFAULT 0,
+            live_video INTEGER NOT NULL DEFAULT 0,
+            sharpness REAL, exposure REAL, quality REAL,
+            phash TEXT,
+            thumb TEXT,                         -- path relative to the data dir
+            faces_scanned INTEGER NOT NULL DEFAULT 0,
+            face_count INTEGER NOT NULL DEFAULT 0,
+            indexed_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'present' -- present | missing
+        );
+        CREATE INDEX items_taken ON items (taken_at_utc);
+        CREATE INDEX items_faces_todo ON items (faces_scanned) WHERE faces_scanned = 0;
+        CREATE TABLE paths (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            root TEXT NOT NULL,
+            relpath TEXT NOT NULL,
+            role TEXT NOT NULL DEFAULT 'primary', -- primary | live (the MOV half of a Live Photo)
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            seen_at TEXT NOT NULL,
+            missing_since TEXT,
+            UNIQUE (root, relpath)
+        );
+        CREATE INDEX paths_item ON paths (item_id);
+        CREATE TABLE skipped (
+            root TEXT NOT NULL,
+            relpath TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            size INTEGER, mtime_ns INTEGER,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (root, relpath)
+        );
+        CREATE TABLE geocode_cache (
+            key TEXT PRIMARY KEY,               -- provider:lat:lon rounded
+            place_id INTEGER REFERENCES places(id),
+            fetched_at TEXT NOT NULL
+        );
+        CREATE TABLE roots (
+            path TEXT PRIMARY KEY,
+            state TEXT NOT NULL DEFAULT 'online', -- online | offline | missing
+            watcher TEXT,                       -- inotify | polling | none
+            st_dev INTEGER,
+            last_scan_at TEXT,
+            note TEXT
+        );
+        CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT);
+
+        CREATE TABLE people (
+            id INTEGER PRIMARY KEY,
+            name TEXT,
+            birthday TEXT,                      -- MM-DD or YYYY-MM-DD
+            cover_face_id INTEGER,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE faces (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            top REAL NOT NULL, left REAL NOT NULL, bottom REAL NOT NULL, right REAL NOT NULL,
+            det_score REAL,
+            size_px INTEGER,
+            encoding BLOB,                      -- 128 float32
+            person_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+            assigned_by TEXT,                   -- auto | user
+            crop BLOB,                          -- small JPEG for the TUI
+            ignored INTEGER NOT NULL DEFAULT 0  -- belonged to a forgotten person
+        );
+        CREATE INDEX faces_item ON faces (item_id);
+        CREATE INDEX faces_person ON faces (person_id);
+        CREATE TABLE person_tombstones (
+            id INTEGER PRIMARY KEY,
+            centroid BLOB NOT NULL,             -- mean of the forgotten cluster, nothing else
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE memories (
+            id INTEGER PRIMARY KEY,
+            stable_key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            user_title TEXT,
+            start TEXT NOT NULL, "end" TEXT NOT NULL,
+            place TEXT,
+            people TEXT,                        -- JSON list of names
+            score REAL,
+            reason TEXT,
+            status TEXT NOT NULL DEFAULT 'suggested', -- suggested | approved | rejected | exported
+            cover_item INTEGER REFERENCES items(id),
+            user_cover_item INTEGER REFERENCES items(id),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            decided_at TEXT
+        );
+        CREATE INDEX memories_status ON memories (status);
+        CREATE TABLE memory_items (
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            picked INTEGER NOT NULL DEFAULT 0,
+            rank INTEGER,
+            removed_by_user INTEGER NOT NULL DEFAULT 0,
+            offered INTEGER NOT NULL DEFAULT 0, -- new since approval: offered, not inserted
+            PRIMARY KEY (memory_id, item_id)
+        );
+        CREATE INDEX memory_items_item ON memory_items (item_id);
+        CREATE TABLE exports (
+            id INTEGER PRIMARY KEY,
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            sidecar TEXT,
+            layout TEXT, size TEXT, style TEXT,
+            created_at TEXT NOT NULL
+        );
+        """
+    )

@@ -1,0 +1,67 @@
+"""Shared fixtures: the third-party corpus, temporary libraries and configs, and the CLI as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from homeroll.daemon import config as config_mod
+from homeroll.daemon import store
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = Path(os.environ.get("HOMEROLL_CORPUS", REPO.parent / "shared" / "corpus"))
+HOMEROLL = [sys.executable, "-m", "homeroll.daemon"]
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """../shared/corpus, or a skip where it is absent (CI always has it)."""
+    if not CORPUS.is_dir():
+        pytest.skip("the shared corpus is not present next to this checkout")
+    return CORPUS
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    """Build and save a config with temporary library, data and export dirs; returns the Config."""
+
+    def _make(libraries: list[Path] | None = None, home_tz: str = "Europe/Berlin", **sections) -> config_mod.Config:
+        libs = libraries or [tmp_path / "library"]
+        for lib in libs:
+            lib.mkdir(parents=True, exist_ok=True)
+        cfg = config_mod.build(
+            tmp_path / "config.toml", libs, tmp_path / "data", tmp_path / "export", home_tz, sections
+        )
+        config_mod.save(cfg)
+        return cfg
+
+    return _make
+
+
+@pytest.fixture
+def memdb():
+    """An in-memory DB with the full schema."""
+    db = store.connect(None)
+    yield db
+    db.close()
+
+
+def run_cli(cfg_path: Path | str, *args: str, check: bool = True, timeout: float = 300,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `homeroll --config CFG ARGS…` as a real process."""
+    proc = subprocess.run(
+        [*HOMEROLL, "--config", str(cfg_path), *args],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"homeroll {' '.join(args)} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return proc
+
+
+def cli_json(cfg_path: Path | str, *args: str, **kw):
+    return json.loads(run_cli(cfg_path, *args, **kw).stdout)
