@@ -76,6 +76,8 @@ def save_item(
         created = item_id is None
         if created:
             values = {k: record.get(k) for k in ITEM_FIELDS}
+            values["is_messenger"] = int(values["is_messenger"] or 0)
+            values["live_video"] = int(values["live_video"] or 0)
             values["indexed_at"] = seen
             values["state"] = "present"
             cur = db.execute(
@@ -152,15 +154,17 @@ def mark_missing(db: Database, root: str, relpaths: Iterable[str]) -> int:
             "UPDATE paths SET missing_since = ? WHERE root = ? AND relpath = ? AND missing_since IS NULL",
             [(stamp, root, r) for r in rels],
         )
-        _refresh_item_states(db)
+        _refresh_item_states(db, "WHERE id IN (SELECT item_id FROM paths WHERE missing_since = ?)", [stamp])
     return len(rels)
 
 
-def _refresh_item_states(db: Database) -> None:
+def _refresh_item_states(db: Database, where: str = "", params: Iterable[Any] = ()) -> None:
+    """An item is 'missing' when none of its primary paths is present."""
     db.execute(
         """UPDATE items SET state = CASE WHEN EXISTS (
                SELECT 1 FROM paths p WHERE p.item_id = items.id AND p.missing_since IS NULL AND p.role = 'primary')
-             THEN 'present' ELSE 'missing' END"""
+             THEN 'present' ELSE 'missing' END """ + where,
+        list(params),
     )
 
 
@@ -295,3 +299,16 @@ def counts(db: Database) -> dict[str, Any]:
         "paths": db.execute("SELECT COUNT(*) FROM paths WHERE missing_since IS NULL").fetchone()[0],
         "skipped": db.execute("SELECT COUNT(*) FROM skipped").fetchone()[0],
     }
+
+
+def settle_moves(db: Database) -> int:
+    """A missing path whose item has a present path elsewhere was moved or renamed, not deleted: drop it."""
+    with db.atomic():
+        cur = db.execute(
+            """DELETE FROM paths WHERE missing_since IS NOT NULL AND role = 'primary' AND item_id IN (
+                   SELECT item_id FROM paths WHERE missing_since IS NULL AND role = 'primary')"""
+        )
+        moved = cur.rowcount
+        if moved:
+            _refresh_item_states(db)
+    return moved

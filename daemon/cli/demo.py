@@ -1,0 +1,3 @@
+"""`homeroll demo` is built by the lead."""
+
+commands: list = []

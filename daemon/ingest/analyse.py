@@ -1,0 +1,118 @@
+"""One file in, one record (or a skip reason) out: hash, metadata, taken_at, thumbnail, quality.
+
+Runs inside a worker process (see ``workers``), so a decoder that crashes or hangs on a hostile file
+takes down only that worker. Writes only the thumbnail, into the data dir.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import xxhash
+from homeroll.daemon.ingest import timeinfo
+from homeroll.daemon.ingest.metadata import IMAGE_EXTENSIONS, SkipFile, open_photo
+from homeroll.daemon.ingest.video import VIDEO_EXTENSIONS, poster_frame, read_video
+
+CHUNK = 1 << 20
+_SCREENSHOT_NAME = re.compile(r"screen[ _-]?shot|screen[_ ]?recording|screenrecord|screencast", re.I)
+_MESSENGER_NAME = re.compile(r"^(IMG|VID|AUD|PTT|STK)-\d{8}-WA\d+|^signal-\d{4}-\d{2}-\d{2}|^photo_\d+@\d{2}-\d{2}-\d{4}", re.I)
+_MESSENGER_DIRS = {"whatsapp", "whatsapp images", "whatsapp video", "signal", "telegram", "telegram images",
+                   "telegram video", "messenger"}
+
+
+def content_hash(path: str) -> str:
+    """xxh3-128 of the whole file: the item's identity (fast enough for a Pi without SHA extensions)."""
+    digest = xxhash.xxh3_128()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_messenger(relpath: str) -> bool:
+    parts = [p.lower() for p in relpath.split("/")]
+    return _MESSENGER_NAME.search(parts[-1]) is not None or any(p in _MESSENGER_DIRS for p in parts[:-1])
+
+
+def is_screenshot(relpath: str, fmt: str, has_camera: bool) -> bool:
+    parts = relpath.split("/")
+    if _SCREENSHOT_NAME.search(parts[-1]) or any(_SCREENSHOT_NAME.search(p) for p in parts[:-1]):
+        return True
+    return fmt == "PNG" and not has_camera
+
+
+def analyse(path: str, relpath: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """Return {"record": {...}} or raise SkipFile. ``settings``: home_tz, data_dir, thumbnail_size, thumbnails."""
+    before = os.stat(path)
+    if before.st_size == 0:
+        raise SkipFile("empty file (0 bytes)")
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in IMAGE_EXTENSIONS and ext not in VIDEO_EXTENSIONS:
+        raise SkipFile(f"unsupported file type ({ext or 'no extension'})")
+    try:
+        digest = content_hash(path)
+    except OSError as exc:
+        raise SkipFile(f"unreadable ({exc.strerror})") from None
+    home_tz = settings["home_tz"]
+    size = settings["thumbnail_size"]
+    record: dict[str, Any] = {"hash": digest, "size": before.st_size, "is_messenger": int(is_messenger(relpath))}
+    thumb_image = None
+    warning = None
+    if ext in VIDEO_EXTENSIONS:
+        info = read_video(path)
+        taken = info.taken_at(home_tz)
+        record.update(kind="video", format=info.format, width=info.width, height=info.height, orientation=1,
+                      camera=info.camera, duration=info.duration, lat=info.lat, lon=info.lon)
+        if settings.get("thumbnails", True):
+            try:
+                thumb_image = poster_frame(path, size)
+            except SkipFile:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken stream means no poster, not no item
+                warning = f"no poster frame ({type(exc).__name__})"
+    else:
+        image, info = open_photo(path)
+        with image:
+            taken = info.taken_at(home_tz)
+            width, height = info.displayed_size
+            camera = info.camera
+            kind = "screenshot" if is_screenshot(relpath, info.format, bool(info.make or info.model)) else "photo"
+            record.update(kind=kind, format=info.format, width=width, height=height, orientation=info.orientation,
+                          camera=camera, lat=info.lat, lon=info.lon)
+            warning = info.metadata_warning
+            if settings.get("thumbnails", True):
+                from homeroll.daemon.ingest.thumbs import decode_for_thumbnail
+
+                thumb_image = decode_for_thumbnail(image, size)
+                record["width"], record["height"] = _displayed_from_thumb(width, height, thumb_image)
+    if taken is None:
+        local = timeinfo.parse_filename(os.path.basename(path))
+        if local is not None:
+            taken = timeinfo.from_local(local, None, record.get("lat"), record.get("lon"), home_tz, "filename")
+        else:
+            mtime = datetime.fromtimestamp(before.st_mtime_ns / 1e9, tz=UTC)
+            taken = timeinfo.from_utc(mtime, record.get("lat"), record.get("lon"), home_tz, "mtime")
+    record.update(
+        taken_at_local=taken.local_iso(), utc_offset_min=taken.offset_min, tz_name=taken.tz_name,
+        taken_at_source=taken.source, taken_at_utc=taken.utc_iso(),
+    )
+    if thumb_image is not None:
+        from homeroll.daemon.ingest.thumbs import quality_signals, write_thumbnail
+
+        record.update(quality_signals(thumb_image))
+        record["thumb"] = write_thumbnail(thumb_image, Path(settings["data_dir"]), digest)
+    after = os.stat(path)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise SkipFile("still changing (modified while being read)")
+    return {"record": record, "size": before.st_size, "mtime_ns": before.st_mtime_ns, "warning": warning}
+
+
+def _displayed_from_thumb(width: int, height: int, thumb) -> tuple[int, int]:
+    """Trust the header size, but take the orientation (portrait/landscape) the decoded pixels show."""
+    if (thumb.width > thumb.height) != (width > height) and thumb.width != thumb.height:
+        return height, width
+    return width, height

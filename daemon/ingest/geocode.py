@@ -1,0 +1,77 @@
+"""Choosing the place name for a position: offline GeoNames by default, an online provider only by opt-in.
+
+With ``[geocoder] provider = "offline"`` (the default) no socket is ever opened. "nominatim" or
+"photon" use geopy against ``url`` (e.g. a self-hosted instance), at most one request per
+``min_delay_seconds``, cached in SQLite so each place is asked once; any failure falls back to offline.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from homeroll.daemon.config import Config
+from homeroll.daemon.ingest.places import offline_geocoder
+from sqlite_utils import Database
+
+log = logging.getLogger(__name__)
+_last_request = 0.0
+
+
+def lookup_place(cfg: Config, db: Database, lat: float, lon: float) -> dict[str, Any] | None:
+    settings = cfg["geocoder"]
+    provider = settings["provider"]
+    if provider != "offline":
+        place = _online(settings, db, lat, lon)
+        if place:
+            return place
+    place = offline_geocoder(float(settings["prefer_populous_km"])).lookup(lat, lon)
+    return {**place, "source": "geonames"}
+
+
+def _online(settings: dict[str, Any], db: Database, lat: float, lon: float) -> dict[str, Any] | None:
+    global _last_request
+    provider = settings["provider"]
+    key = f"{provider}:{lat:.3f}:{lon:.3f}"
+    row = db.execute(
+        "SELECT p.city, p.region, p.country, p.country_code FROM geocode_cache c JOIN places p ON p.id = c.place_id "
+        "WHERE c.key = ?", [key]).fetchone()
+    if row:
+        return {"city": row[0], "region": row[1], "country": row[2], "country_code": row[3], "source": provider}
+    try:
+        from geopy.geocoders import Nominatim, Photon
+
+        url = settings["url"]
+        if not url:
+            log.warning("geocoder %s has no url configured; using offline names", provider)
+            return None
+        scheme, _, domain = url.partition("://")
+        cls = Nominatim if provider == "nominatim" else Photon
+        geocoder = cls(user_agent=settings["user_agent"], domain=domain.rstrip("/"), scheme=scheme or "https")
+        wait = float(settings["min_delay_seconds"]) - (time.monotonic() - _last_request)
+        if wait > 0:
+            time.sleep(wait)
+        _last_request = time.monotonic()
+        location = geocoder.reverse((lat, lon), exactly_one=True, timeout=10)
+    except Exception as exc:  # noqa: BLE001 - an unreachable provider must not stop indexing
+        log.warning("online geocoder failed (%s); using offline names", exc)
+        return None
+    if location is None:
+        return None
+    address = location.raw.get("address") or location.raw.get("properties") or {}
+    place = {
+        "city": address.get("city") or address.get("town") or address.get("village") or address.get("name"),
+        "region": address.get("state"),
+        "country": address.get("country"),
+        "country_code": (address.get("country_code") or address.get("countrycode") or "").upper() or None,
+        "source": provider,
+    }
+    from homeroll.daemon.store import items as store_items
+
+    pid = store_items.place_id(db, place["city"], place["region"], place["country"], place["country_code"], provider)
+    with db.atomic():
+        db.execute("INSERT OR REPLACE INTO geocode_cache (key, place_id, fetched_at) VALUES (?, ?, ?)",
+                   [key, pid, datetime.now(UTC).isoformat(timespec="seconds")])
+    return place

@@ -1,0 +1,88 @@
+"""Thumbnails (long side ~512 px, orientation applied) and the quality signals memories use later.
+
+The source is decoded with Pillow's draft mode (JPEG decodes at 1/2, 1/4 or 1/8 scale directly), so a
+12-MP photo never becomes 12 MP of pixels here. Decoding is also what proves a file complete: a
+truncated file fails here and is skipped ("truncated"), to be retried when it changes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import imagehash
+import numpy as np
+from homeroll.daemon.ingest.metadata import SkipFile
+from PIL import Image, ImageOps
+
+
+def decode_for_thumbnail(image: Image.Image, size: int) -> Image.Image:
+    """Draft-decode, apply EXIF orientation, convert to RGB, shrink to ``size`` on the long side."""
+    try:
+        image.draft("RGB", (size, size))
+        image.load()
+    except OSError as exc:
+        text = str(exc)
+        if "truncated" in text or "broken data stream" in text or "premature end" in text.lower():
+            raise SkipFile("truncated (incomplete file)") from None
+        raise SkipFile(f"cannot decode ({text[:120]})") from None
+    except (ValueError, SyntaxError, EOFError, IndexError, TypeError, struct_error()) as exc:
+        raise SkipFile(f"cannot decode ({type(exc).__name__})") from None
+    except Image.DecompressionBombError as exc:
+        raise SkipFile(f"decompression bomb ({exc})") from None
+    try:
+        oriented = ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - broken orientation data: keep the stored pixels
+        oriented = image
+    if oriented.mode not in ("RGB", "L"):
+        if oriented.mode in ("RGBA", "LA", "PA") or (oriented.mode == "P" and "transparency" in oriented.info):
+            background = Image.new("RGB", oriented.size, (255, 255, 255))
+            rgba = oriented.convert("RGBA")
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            oriented = background
+        else:
+            oriented = oriented.convert("RGB")
+    oriented.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return oriented.convert("RGB")
+
+
+def struct_error():
+    import struct
+
+    return struct.error
+
+
+def quality_signals(thumb: Image.Image) -> dict[str, float | str]:
+    """Sharpness (variance of the Laplacian), exposure (0..1, 1 = well exposed), a base quality, and a phash."""
+    gray = np.asarray(thumb.convert("L"), dtype=np.float32)
+    if gray.shape[0] >= 3 and gray.shape[1] >= 3:
+        lap = (gray[:-2, 1:-1] + gray[2:, 1:-1] + gray[1:-1, :-2] + gray[1:-1, 2:] - 4 * gray[1:-1, 1:-1])
+        sharpness = float(lap.var())
+    else:
+        sharpness = 0.0
+    mean = float(gray.mean()) / 255.0
+    clipped = float(((gray < 8) | (gray > 247)).mean())
+    exposure = max(0.0, 1.0 - abs(mean - 0.5) * 1.6 - clipped * 1.5)
+    sharp_score = min(1.0, np.log1p(sharpness) / np.log1p(1500.0))
+    quality = round(0.6 * sharp_score + 0.4 * exposure, 4)
+    return {
+        "sharpness": round(sharpness, 2),
+        "exposure": round(exposure, 4),
+        "quality": quality,
+        "phash": str(imagehash.phash(thumb)),
+    }
+
+
+def thumb_relpath(content_hash: str) -> str:
+    return f"thumbs/{content_hash[:2]}/{content_hash}.jpg"
+
+
+def write_thumbnail(thumb: Image.Image, data_dir: Path, content_hash: str) -> str:
+    """Write atomically under the data dir (never next to the photo). Returns the path relative to data_dir."""
+    rel = thumb_relpath(content_hash)
+    target = Path(data_dir) / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    thumb.save(tmp, "JPEG", quality=82, optimize=True)
+    os.replace(tmp, target)
+    return rel

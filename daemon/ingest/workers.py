@@ -1,0 +1,157 @@
+"""Worker processes for ``analyse``: a per-file time limit, and a crash or hang costs one file, not the scan.
+
+Each worker is a spawned process (not forked: the service has threads) that receives paths over a
+pipe. If a file takes longer than the limit or the process dies, the worker is killed, the file gets a
+skip reason, and a fresh worker takes its place. Workers run at a lower priority (nice 10).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import time
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def _worker_main(conn: Connection, settings: dict[str, Any]) -> None:
+    os.environ.pop("NOTIFY_SOCKET", None)
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+    from homeroll.daemon.ingest.analyse import analyse
+    from homeroll.daemon.ingest.metadata import SkipFile, setup_pillow
+
+    setup_pillow(settings["max_image_pixels"])
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if job is None:
+            return
+        token, path, relpath = job
+        try:
+            result = {"ok": analyse(path, relpath, settings)}
+        except SkipFile as exc:
+            result = {"skip": str(exc)}
+        except MemoryError:
+            result = {"skip": "decoder ran out of memory"}
+        except FileNotFoundError:
+            result = {"skip": "vanished while being read"}
+        except PermissionError:
+            result = {"skip": "unreadable (permission denied)"}
+        except Exception as exc:  # noqa: BLE001 - any decoder bug becomes a per-file reason
+            result = {"skip": f"cannot read ({type(exc).__name__}: {str(exc)[:160]})"}
+        try:
+            conn.send((token, result))
+        except (BrokenPipeError, OSError):
+            return
+
+
+class _Worker:
+    def __init__(self, ctx, settings: dict[str, Any]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, settings), daemon=True,
+                                   name="homeroll-index-worker")
+        self.process.start()
+        child.close()
+        self.job: tuple[int, str, str] | None = None
+        self.started = 0.0
+
+    def submit(self, job: tuple[int, str, str]) -> None:
+        self.job = job
+        self.started = time.monotonic()
+        self.conn.send(job)
+
+    def kill(self) -> None:
+        try:
+            self.process.kill()
+            self.process.join(2)
+        finally:
+            self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (BrokenPipeError, OSError):
+            pass
+        self.process.join(2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(2)
+        self.conn.close()
+
+
+class WorkerPool:
+    """Analyse files in parallel; results come back in completion order as (path, relpath, result)."""
+
+    def __init__(self, settings: dict[str, Any], workers: int, timeout: float) -> None:
+        self._ctx = mp.get_context("spawn")
+        self._settings = settings
+        self._size = max(1, workers)
+        self._timeout = timeout
+        self._workers: list[_Worker] = []
+
+    def _ensure(self) -> None:
+        while len(self._workers) < self._size:
+            self._workers.append(_Worker(self._ctx, self._settings))
+
+    def alive(self) -> bool:
+        return all(w.process.is_alive() for w in self._workers)
+
+    def map(self, jobs):
+        """Yield (path, relpath, result) for each (path, relpath) in ``jobs`` (any iterable, consumed lazily)."""
+        self._ensure()
+        pending = iter(jobs)
+        token = 0
+        exhausted = False
+        while True:
+            for worker in self._workers:
+                if worker.job is None and not exhausted:
+                    try:
+                        path, relpath = next(pending)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    token += 1
+                    worker.submit((token, path, relpath))
+            busy = [w for w in self._workers if w.job is not None]
+            if not busy:
+                return
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0)
+            now = time.monotonic()
+            for worker in busy:
+                job = worker.job
+                if worker.conn in ready:
+                    try:
+                        _, result = worker.conn.recv()
+                    except (EOFError, OSError):
+                        result = None
+                    if result is not None:
+                        worker.job = None
+                        yield job[1], job[2], result
+                        continue
+                if worker.process.sentinel in ready or not worker.process.is_alive():
+                    reason = f"decoder crashed (exit code {worker.process.exitcode})"
+                elif now - worker.started > self._timeout:
+                    reason = f"decoder timed out after {self._timeout:.0f} s"
+                else:
+                    continue
+                log.warning("%s: %s", job[1], reason)
+                self._replace(worker)
+                yield job[1], job[2], {"skip": reason}
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        index = self._workers.index(worker)
+        self._workers[index] = _Worker(self._ctx, self._settings)
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.stop()
+        self._workers = []
