@@ -1,0 +1,53 @@
+"""TUI fixtures: a fixed test library, an app factory with a pinned clock and half-block images."""
+
+from __future__ import annotations
+
+import pytest
+from textual_image._terminal import CellSize, get_cell_size
+
+from homeroll.tui.app import HomerollApp
+from tests.tui.library import NOW, build
+
+# Pin the terminal cell size textual-image uses, so image previews render the same everywhere.
+get_cell_size._result = CellSize(10, 20)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def tui_library(make_config):
+    """(cfg, ids) for a freshly built fixed library."""
+    cfg = make_config(home_tz="Europe/Berlin")
+    ids = build(cfg)
+    return cfg, ids
+
+
+@pytest.fixture
+def make_app(tui_library):
+    cfg, _ = tui_library
+
+    def _make(**kwargs) -> HomerollApp:
+        kwargs.setdefault("clock", lambda: NOW)
+        kwargs.setdefault("image_renderer", "halfcell")
+        kwargs.setdefault("refresh_interval", None)
+        return HomerollApp(cfg, **kwargs)
+
+    return _make
+
+
+async def settle(pilot, rounds: int = 6) -> None:
+    """Wait until workers are done and their messages handled (loads chain: rows, tiles, images)."""
+    for _ in range(rounds):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def screen_text(app) -> str:
+    """The current screen as plain text (what a user would read), for assertions."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()

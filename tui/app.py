@@ -1,0 +1,87 @@
+"""The homeroll terminal UI: review suggested memories, name people, check the service, over SSH.
+
+Start it with ``homeroll tui``. It reads and writes only through ``homeroll.daemon.store`` (via
+``Backend``), from worker threads, so the UI stays responsive on a Raspberry Pi while the service
+writes to the same DB; changes the service makes appear within ``refresh_interval`` seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from homeroll.daemon.config import Config
+from homeroll.tui.backend import Backend
+from homeroll.tui.messages import DataChanged
+from homeroll.tui.screens.base import DataScreen
+from homeroll.tui.screens.memories import MemoriesScreen
+from homeroll.tui.screens.people import PeopleScreen
+from homeroll.tui.screens.status import StatusScreen
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+__all__ = ["HomerollApp", "run_tui"]
+
+
+class HomerollApp(App):
+    TITLE = "homeroll"
+    CSS_PATH = "homeroll.tcss"
+    MODES = {"memories": MemoriesScreen, "people": PeopleScreen, "status": StatusScreen}
+    DEFAULT_MODE = "memories"
+    BINDINGS = [
+        Binding("1", "switch_mode('memories')", "Memories"),
+        Binding("2", "switch_mode('people')", "People"),
+        Binding("3", "switch_mode('status')", "Status"),
+        Binding("ctrl+r", "refresh_data", "Refresh", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        db_path: Path | str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        image_renderer: str = "auto",
+        refresh_interval: float | None = 5.0,
+    ) -> None:
+        """``clock`` and ``image_renderer="halfcell"`` let tests pin what the screens show;
+        ``refresh_interval=None`` turns off the periodic check for changes made by the service."""
+        super().__init__()
+        self.cfg = cfg
+        self.backend = Backend(cfg, db_path)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.image_renderer = image_renderer
+        self.refresh_interval = refresh_interval
+
+    def on_mount(self) -> None:
+        if self.refresh_interval:
+            self.set_interval(self.refresh_interval, self.check_for_changes)
+
+    def on_unmount(self) -> None:
+        self.backend.close()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
+    def check_for_changes(self) -> None:
+        """A cheap probe (PRAGMA data_version where the store offers it) in a worker, never on the UI thread."""
+        if self.backend.changed():
+            self.post_message(DataChanged())
+
+    def on_data_changed(self, message: DataChanged) -> None:
+        if isinstance(self.screen, DataScreen):
+            self.screen.post_message(DataChanged())
+
+    def action_refresh_data(self) -> None:
+        if isinstance(self.screen, DataScreen):
+            self.screen.reload()
+
+
+def run_tui(cfg: Config) -> None:
+    """Open the TUI in this terminal (blocks until the user quits)."""
+    # textual-image asks the terminal about graphics support and cell size at import time, which
+    # only works before Textual takes over stdin: import it first.
+    import textual_image.widget  # noqa: F401
+
+    HomerollApp(cfg).run()

@@ -1,0 +1,202 @@
+"""The TUI's only door to the data: one SQLite connection, used by worker threads one call at a time.
+
+Every read and write goes through ``homeroll.daemon.store`` functions (each a short transaction), so
+the service can keep writing in WAL mode while someone browses. Nothing here runs on the UI thread:
+screens call these methods from ``@work(thread=True)`` workers and post the results as messages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+from homeroll.daemon import store
+from homeroll.daemon.config import Config
+from homeroll.daemon.store import items as store_items
+from PIL import Image as PILImage
+
+T = TypeVar("T")
+
+#: kv keys the status screen shows when present (written by the service, scan, faces and export jobs).
+STATUS_KV_KEYS = (
+    "service.state", "service.started_at", "service.pid", "service.heartbeat",
+    "scan.last_at", "scan.last_run", "scan.last_summary", "scan.queue",
+    "watch.queue", "watch.pending",
+    "faces.last_run", "faces.last_summary", "faces.progress", "faces.queue",
+    "memories.last_run", "memories.last_summary",
+    "export.last_run", "export.last_summary", "export.queue",
+)
+
+#: Skipped files listed on the status screen (the count is always exact).
+SKIPPED_LIMIT = 500
+
+
+class Unavailable(Exception):
+    """A part of homeroll this action needs is not installed yet (another area still being built)."""
+
+
+def _module(name: str, what: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise Unavailable(f"{what} are not available yet ({name} is missing)") from exc
+
+
+class Backend:
+    """Serialises calls on one connection (``check_same_thread=False`` plus a lock)."""
+
+    def __init__(self, cfg: Config, db_path: Path | str | None = None) -> None:
+        self.cfg = cfg
+        self._db_path = Path(db_path or cfg.db_path)
+        self._db = store.connect(self._db_path)
+        self._lock = threading.Lock()
+        self._last_version: int | None = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return fn(self._db, *args, **kwargs)
+
+    # -- change detection -------------------------------------------------------------------------
+    def changed(self) -> bool:
+        """True when another connection (the service, the CLI) committed since the last check.
+
+        Uses ``store.db.data_version`` (PRAGMA data_version, one page read) where the store offers it;
+        otherwise reports a change every time and lets the screens compare what they load.
+        """
+        db_module = importlib.import_module("homeroll.daemon.store.db")
+        probe = getattr(db_module, "data_version", None)
+        if probe is None:
+            return True
+        version = self._call(probe)
+        changed = self._last_version is not None and version != self._last_version
+        self._last_version = version
+        return changed
+
+    # -- memories -------------------------------------------------------------------------------
+    @staticmethod
+    def _memories() -> ModuleType:
+        return _module("homeroll.daemon.store.memories", "memories")
+
+    def memories(self, status: str | None = None, kind: str | None = None,
+                 search: str | None = None) -> list[dict[str, Any]]:
+        return self._call(self._memories().list_memories, status=status, kind=kind, search=search or None)
+
+    def memory(self, memory_id: int) -> dict[str, Any] | None:
+        return self._call(self._memories().get_memory, memory_id)
+
+    def approve(self, memory_id: int) -> None:
+        self._call(self._memories().approve, memory_id)
+
+    def reject(self, memory_id: int) -> None:
+        self._call(self._memories().reject, memory_id)
+
+    def rename(self, memory_id: int, title: str) -> None:
+        self._call(self._memories().rename, memory_id, title)
+
+    def remove_item(self, memory_id: int, item_id: int) -> None:
+        self._call(self._memories().remove_item, memory_id, item_id)
+
+    def set_cover(self, memory_id: int, item_id: int) -> None:
+        self._call(self._memories().set_cover, memory_id, item_id)
+
+    def export(self, memory_id: int, preview_path: Path | None = None) -> Path:
+        """Render the collage (to the export folder, or only to ``preview_path``). Slow: workers only."""
+        export = _module("homeroll.daemon.collage.export", "collage exports")
+        # Its own connection: a render takes seconds and must not hold the lock the screens read through.
+        db = store.connect(self._db_path)
+        try:
+            if preview_path is not None:
+                return export.export_memory(self.cfg, db, memory_id, preview_path=preview_path)
+            return export.export_memory(self.cfg, db, memory_id)
+        finally:
+            db.close()
+
+    # -- people ---------------------------------------------------------------------------------
+    @staticmethod
+    def _faces() -> ModuleType:
+        return _module("homeroll.daemon.store.faces", "people")
+
+    def people(self) -> list[dict[str, Any]]:
+        return self._call(self._faces().list_people)
+
+    def person(self, person_id: int) -> dict[str, Any] | None:
+        return self._call(self._faces().person, person_id)
+
+    def person_faces(self, person_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+        return self._call(self._faces().person_faces, person_id, limit=limit)
+
+    def face_crop(self, face_id: int) -> bytes | None:
+        return self._call(self._faces().face_crop, face_id)
+
+    def name_person(self, person_id: int, name: str | None, birthday: str | None) -> None:
+        self._call(self._faces().name_person, person_id, name, birthday)
+
+    def merge_people(self, keep_id: int, other_id: int) -> None:
+        self._call(self._faces().merge_people, keep_id, other_id)
+
+    def move_face(self, face_id: int, person_id: int | None) -> int:
+        return self._call(self._faces().move_face, face_id, person_id)
+
+    def forget_person(self, person_id: int) -> dict[str, Any]:
+        return self._call(self._faces().forget_person, person_id)
+
+    # -- status ---------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            db = self._db
+            kv = {}
+            for key in STATUS_KV_KEYS:
+                value = store_items.kv_get(db, key)
+                if value is not None:
+                    kv[key] = value
+            skipped = []
+            for row in store_items.skipped(db):
+                skipped.append(row)
+                if len(skipped) >= SKIPPED_LIMIT:
+                    break
+            return {
+                "roots": store_items.roots(db),
+                "counts": store_items.counts(db),
+                "kv": kv,
+                "skipped": skipped,
+            }
+
+    # -- images (no DB) --------------------------------------------------------------------------
+    def load_thumb(self, relpath: str | None, max_px: int = 160) -> PILImage.Image | None:
+        """A thumbnail from the data dir, shrunk and fully decoded here (never an original)."""
+        if not relpath:
+            return None
+        path = Path(relpath)
+        if not path.is_absolute():
+            path = self.cfg.data_dir / path
+        try:
+            with PILImage.open(path) as img:
+                img.draft("RGB", (max_px, max_px))
+                small = img.convert("RGB")
+            small.thumbnail((max_px, max_px))
+            return small
+        except (OSError, ValueError, PILImage.DecompressionBombError):
+            return None
+
+
+def image_from_bytes(data: bytes | None, max_px: int = 96) -> PILImage.Image | None:
+    """A face crop (small JPEG bytes from the store) as a decoded RGB image."""
+    if not data:
+        return None
+    import io
+
+    try:
+        with PILImage.open(io.BytesIO(data)) as img:
+            small = img.convert("RGB")
+        small.thumbnail((max_px, max_px))
+        return small
+    except (OSError, ValueError):
+        return None

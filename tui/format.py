@@ -1,0 +1,85 @@
+"""Plain-text formatting shared by the screens: dates, lists, truncation, relative times.
+
+Only ASCII punctuation, so the Linux console (no en dash in every font) shows it the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+KIND_LABELS = {"on_this_day": "on this day", "on-this-day": "on this day"}
+
+
+def parse_day(value: str | None) -> date | None:
+    """The calendar day of an ISO date or datetime string ('2024-07-03T10:00:00+02:00' -> 2024-07-03)."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def date_range(start: str | None, end: str | None) -> str:
+    """'3-9 Jul 2024', '28 Jun-2 Jul 2024', '30 Dec 2023-2 Jan 2024' or one day."""
+    first, last = parse_day(start), parse_day(end)
+    if first is None:
+        return ""
+    if last is None or last <= first:
+        return f"{first.day} {MONTHS[first.month - 1]} {first.year}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}-{last.day} {MONTHS[last.month - 1]} {last.year}"
+    if first.year == last.year:
+        return f"{first.day} {MONTHS[first.month - 1]}-{last.day} {MONTHS[last.month - 1]} {last.year}"
+    return f"{first.day} {MONTHS[first.month - 1]} {first.year}-{last.day} {MONTHS[last.month - 1]} {last.year}"
+
+
+def kind_label(kind: str | None) -> str:
+    if not kind:
+        return ""
+    return KIND_LABELS.get(kind, kind.replace("_", " "))
+
+
+def names(people: Iterable[str] | str | None) -> str:
+    if not people:
+        return ""
+    if isinstance(people, str):
+        return people
+    return ", ".join(p for p in people if p)
+
+
+def clip(text: str | None, width: int) -> str:
+    """Cut to ``width`` cells with a trailing '~' (ASCII, unlike an ellipsis)."""
+    text = text or ""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    return text[: max(width - 1, 0)] + "~"
+
+
+def ago(stamp: str | None, now: datetime) -> str:
+    """'5 min ago', '3 h ago', '2 days ago' for an ISO timestamp; 'never' for none."""
+    if not stamp:
+        return "never"
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    seconds = int((now - when).total_seconds())
+    if seconds < 0:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"

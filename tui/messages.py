@@ -1,0 +1,71 @@
+"""Messages that carry worker results back to the UI thread (workers never touch widgets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image as PILImage
+from textual.message import Message
+
+
+@dataclass
+class MemoriesLoaded(Message):
+    rows: list[dict[str, Any]]
+    error: str | None = None
+
+
+@dataclass
+class MemoryLoaded(Message):
+    memory_id: int
+    memory: dict[str, Any] | None
+
+
+@dataclass
+class ThumbLoaded(Message):
+    """One preview image ready for the tile keyed ``key`` (an item id or a face id)."""
+
+    key: int
+    image: PILImage.Image | None
+
+
+@dataclass
+class PeopleLoaded(Message):
+    people: list[dict[str, Any]]
+    error: str | None = None
+
+
+@dataclass
+class FacesLoaded(Message):
+    person_id: int
+    faces: list[dict[str, Any]]
+
+
+@dataclass
+class StatusLoaded(Message):
+    status: dict[str, Any]
+
+
+@dataclass
+class ActionDone(Message):
+    """A write finished; ``text`` is shown as a notification, then the screen reloads."""
+
+    text: str
+    reload: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ActionFailed(Message):
+    text: str
+
+
+class DataChanged(Message):
+    """Another process committed to the DB: the visible screen reloads."""
+
+
+@dataclass
+class CollagePreviewReady(Message):
+    memory_id: int
+    path: str
+    image: PILImage.Image | None

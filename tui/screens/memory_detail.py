@@ -1,0 +1,162 @@
+"""One memory: its curated picks as image previews, why it was suggested, and every edit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeroll.tui.backend import Unavailable
+from homeroll.tui.messages import ActionFailed, CollagePreviewReady, MemoryLoaded, ThumbLoaded
+from homeroll.tui.screens.base import DataScreen
+from homeroll.tui.screens.dialogs import FormScreen, ImagePreviewScreen
+from homeroll.tui.widgets.memory_summary import MemorySummary
+from homeroll.tui.widgets.thumb_tile import ThumbTile
+from homeroll.tui.widgets.tile_grid import TileGrid
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header
+
+
+def pick_caption(media: dict[str, Any], is_cover: bool) -> str:
+    taken = (media.get("taken_at") or "")[:16].replace("T", " ")
+    return ("* " if is_cover else "") + (taken[5:] if len(taken) >= 16 else taken or f"#{media['item_id']}")
+
+
+class MemoryDetailScreen(DataScreen):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("a", "approve", "Approve"),
+        Binding("r", "reject", "Reject"),
+        Binding("t", "rename", "Title"),
+        Binding("d,delete", "remove", "Remove"),
+        Binding("c", "cover", "Cover"),
+        Binding("e", "export", "Export"),
+        Binding("v", "preview", "Preview"),
+    ]
+
+    def __init__(self, memory_id: int, row: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.memory_id = memory_id
+        self.memory: dict[str, Any] | None = row
+        self._shown_items: list[int] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="#")
+        yield MemorySummary()
+        yield TileGrid(id="picks")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.sub_title = "Memory"
+        if self.memory is not None:
+            self.query_one(MemorySummary).show({**self.memory, "media": []})
+
+    def reload(self) -> None:
+        self.load(self.memory_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="memory")
+    def load(self, memory_id: int) -> None:
+        try:
+            memory = self.backend.memory(memory_id)
+        except Unavailable as exc:
+            self.post_message(ActionFailed(str(exc)))
+            return
+        if not self.cancelled():
+            self.post_message(MemoryLoaded(memory_id, memory))
+
+    def on_memory_loaded(self, message: MemoryLoaded) -> None:
+        self.memory = message.memory
+        self.query_one(MemorySummary).show(message.memory)
+        media = (message.memory or {}).get("media") or []
+        cover = (message.memory or {}).get("cover")
+        grid = self.query_one(TileGrid)
+        item_ids = [m["item_id"] for m in media]
+        if item_ids != self._shown_items:
+            focused = grid.focused_tile()
+            index = grid.tiles().index(focused) if focused else 0
+            self._shown_items = item_ids
+            grid.remove_children()
+            tiles = [ThumbTile(m["item_id"], pick_caption(m, m["item_id"] == cover), data=m) for m in media]
+            grid.mount_all(tiles)
+            if tiles:
+                tiles[min(index, len(tiles) - 1)].focus()
+            self.load_thumbs([(m["item_id"], m.get("thumb")) for m in media])
+        for tile in grid.tiles():
+            is_cover = tile.key == cover
+            tile.set_class(is_cover, "-cover")
+            tile.set_caption(pick_caption(tile.data, is_cover))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="thumbs")
+    def load_thumbs(self, thumbs: list[tuple[int, str | None]]) -> None:
+        for item_id, thumb in thumbs:
+            if self.cancelled():
+                return
+            self.post_message(ThumbLoaded(item_id, self.backend.load_thumb(thumb)))
+
+    def on_thumb_loaded(self, message: ThumbLoaded) -> None:
+        tile = self.query_one(TileGrid).tile(message.key)
+        if tile is not None:
+            tile.set_image(message.image)
+
+    # -- actions --------------------------------------------------------------------------------
+    def _title(self) -> str:
+        return (self.memory or {}).get("title") or f"memory {self.memory_id}"
+
+    def _pick(self) -> ThumbTile | None:
+        tile = self.query_one(TileGrid).focused_tile()
+        if tile is None:
+            self.notify("Highlight a photo first (arrow keys or click).", severity="warning", timeout=3)
+        return tile
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_approve(self) -> None:
+        self.act(self.backend.approve, self.memory_id, done=f"Approved: {self._title()}")
+
+    def action_reject(self) -> None:
+        self.act(self.backend.reject, self.memory_id, done=f"Rejected: {self._title()}")
+
+    def action_rename(self) -> None:
+        def save(values: dict[str, str] | None) -> None:
+            if values and values["title"]:
+                self.act(self.backend.rename, self.memory_id, values["title"],
+                         done=f"Renamed to: {values['title']}")
+
+        self.app.push_screen(FormScreen("Rename this memory", [("title", "Title", self._title())]), save)
+
+    def action_remove(self) -> None:
+        tile = self._pick()
+        if tile:
+            self.act(self.backend.remove_item, self.memory_id, tile.key,
+                     done="Removed the photo from this memory (the file itself is untouched)")
+
+    def action_cover(self) -> None:
+        tile = self._pick()
+        if tile:
+            self.act(self.backend.set_cover, self.memory_id, tile.key, done="Cover set")
+
+    def action_export(self) -> None:
+        self.notify("Exporting... (this can take a while on a small server)", timeout=3)
+        self.act(self.backend.export, self.memory_id, done=lambda path: f"Exported to {path}")
+
+    def action_preview(self) -> None:
+        self.notify("Rendering a preview...", timeout=2)
+        self.render_preview(self.memory_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
+    def render_preview(self, memory_id: int) -> None:
+        target = self.backend.cfg.data_dir / "previews" / f"memory-{memory_id}.jpg"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path = self.backend.export(memory_id, preview_path=target)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
+            self.post_message(ActionFailed(str(exc) if isinstance(exc, Unavailable) else
+                                           f"preview failed: {type(exc).__name__}: {exc}"))
+            return
+        image = self.backend.load_thumb(str(path), max_px=640)
+        self.post_message(CollagePreviewReady(memory_id, str(path), image))
+
+    def on_collage_preview_ready(self, message: CollagePreviewReady) -> None:
+        self.app.push_screen(ImagePreviewScreen(f"Collage preview: {self._title()}  ({message.path})",
+                                                message.image))

@@ -1,0 +1,246 @@
+"""People found in the photos: face crops per person, naming, merging, moving faces, forgetting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeroll.tui.backend import Unavailable, image_from_bytes
+from homeroll.tui.messages import ActionFailed, FacesLoaded, PeopleLoaded, ThumbLoaded
+from homeroll.tui.screens.base import DataScreen
+from homeroll.tui.screens.dialogs import NEW_PERSON, ChoosePersonScreen, ConfirmScreen, FormScreen
+from homeroll.tui.widgets.people_table import PeopleTable, person_label
+from homeroll.tui.widgets.thumb_tile import ThumbTile
+from homeroll.tui.widgets.tile_grid import TileGrid
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Header, Static
+
+#: Face crops shown per person (the count in the header is always the full one).
+FACES_SHOWN = 48
+
+
+def forget_text(person: dict[str, Any]) -> str:
+    """The confirmation body: exactly what forgetting deletes, and what it leaves alone."""
+    label = person_label(person)
+    faces = person.get("face_count") or 0
+    photos = person.get("item_count") or 0
+    lines = [
+        f"This deletes, for {label}:",
+        f"  - {faces} face record(s) (position and face signature) in {photos} photo(s)",
+        f"  - their {faces} face crop(s)",
+    ]
+    if person.get("name") or person.get("birthday"):
+        lines.append(f"  - the name {person.get('name') or '(none)'} and birthday {person.get('birthday') or '(none)'}")
+    lines += [
+        "It keeps: the photos and their files, and every memory.",
+        "homeroll stores only an anonymous average of these faces so it will not",
+        "suggest this person again. This cannot be undone.",
+    ]
+    return "\n".join(lines)
+
+
+class PeopleScreen(DataScreen):
+    BINDINGS = [
+        Binding("n", "name", "Name"),
+        Binding("g", "merge", "Merge"),
+        Binding("m", "move", "Move face"),
+        Binding("f", "forget", "Forget"),
+        Binding("tab", "switch", "Faces/list", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    PeopleScreen #people-side { width: 44; }
+    PeopleScreen #faces-side { width: 1fr; }
+    PeopleScreen #person-header { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._faces_for: int | None = None
+        self._face_ids: list[int] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="#")
+        with Horizontal():
+            with Vertical(id="people-side"):
+                yield PeopleTable(id="people")
+            with Vertical(id="faces-side"):
+                yield Static("", id="person-header")
+                yield TileGrid(id="faces")
+        yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def table(self) -> PeopleTable:
+        return self.query_one(PeopleTable)
+
+    def on_mount(self) -> None:
+        self.sub_title = "People"
+        self.table.focus()
+
+    def reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="people")
+    def load(self) -> None:
+        try:
+            people, error = self.backend.people(), None
+        except Unavailable as exc:
+            people, error = [], str(exc)
+        if not self.cancelled():
+            self.post_message(PeopleLoaded(people, error))
+
+    def on_people_loaded(self, message: PeopleLoaded) -> None:
+        self.table.show(message.people)
+        if not message.people:
+            self.query_one("#person-header", Static).update(
+                message.error or "Nobody yet: people appear after the faces job has found a face several times.")
+            self.query_one(TileGrid).remove_children()
+            self._faces_for, self._face_ids = None, []
+            return
+        self._show_person(force=True)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is self.table:
+            self._show_person()
+
+    def _show_person(self, force: bool = False) -> None:
+        person = self.table.current()
+        if person is None:
+            return
+        header = f"{person_label(person)}"
+        if person.get("birthday"):
+            header += f"  birthday {person['birthday']}"
+        header += f"  |  {person.get('face_count') or 0} faces in {person.get('item_count') or 0} photos"
+        self.query_one("#person-header", Static).update(header)
+        if force or person["id"] != self._faces_for:
+            self.load_faces(person["id"])
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="faces")
+    def load_faces(self, person_id: int) -> None:
+        try:
+            faces = self.backend.person_faces(person_id, limit=FACES_SHOWN)
+        except Unavailable as exc:
+            self.post_message(ActionFailed(str(exc)))
+            return
+        if not self.cancelled():
+            self.post_message(FacesLoaded(person_id, faces))
+
+    def on_faces_loaded(self, message: FacesLoaded) -> None:
+        face_ids = [f["id"] for f in message.faces]
+        if message.person_id == self._faces_for and face_ids == self._face_ids:
+            return
+        self._faces_for, self._face_ids = message.person_id, face_ids
+        grid = self.query_one(TileGrid)
+        grid.remove_children()
+        grid.mount_all([ThumbTile(f["id"], f"photo {f['item_id']}" + (" (you)" if f.get("assigned_by") == "user" else ""),
+                                  data=f) for f in message.faces])
+        self.load_crops(face_ids)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="crops")
+    def load_crops(self, face_ids: list[int]) -> None:
+        for face_id in face_ids:
+            if self.cancelled():
+                return
+            try:
+                crop = self.backend.face_crop(face_id)
+            except Unavailable:
+                crop = None
+            self.post_message(ThumbLoaded(face_id, image_from_bytes(crop)))
+
+    def on_thumb_loaded(self, message: ThumbLoaded) -> None:
+        tile = self.query_one(TileGrid).tile(message.key)
+        if tile is not None:
+            tile.set_image(message.image)
+
+    # -- actions --------------------------------------------------------------------------------
+    def _person(self) -> dict[str, Any] | None:
+        person = self.table.current()
+        if person is None:
+            self.notify("No person is highlighted.", severity="warning", timeout=3)
+        return person
+
+    def action_switch(self) -> None:
+        grid = self.query_one(TileGrid)
+        if grid.focused_tile() is None and grid.tiles():
+            grid.tiles()[0].focus()
+        else:
+            self.table.focus()
+
+    def action_name(self) -> None:
+        person = self._person()
+        if person is None:
+            return
+
+        def save(values: dict[str, str] | None) -> None:
+            if values is not None:
+                name = values["name"] or None
+                self.act(self.backend.name_person, person["id"], name, values["birthday"] or None,
+                         done=f"Saved: {name or 'unnamed'}")
+
+        self.app.push_screen(FormScreen(f"Name {person_label(person)}", [
+            ("name", "Name (empty = unnamed)", person.get("name") or ""),
+            ("birthday", "Birthday (MM-DD or YYYY-MM-DD, optional)", person.get("birthday") or ""),
+        ]), save)
+
+    def action_merge(self) -> None:
+        keep = self._person()
+        if keep is None:
+            return
+        others = [p for p in self.table.rows() if p["id"] != keep["id"]]
+        if not others:
+            self.notify("There is nobody else to merge with.", severity="warning", timeout=3)
+            return
+        keep_label = person_label(keep)
+
+        def chosen(other_id: int | None) -> None:
+            if other_id is None:
+                return
+            other = next(p for p in others if p["id"] == other_id)
+            other_label = person_label(other)
+            body = (f"All {other.get('face_count') or 0} faces of {other_label} become {keep_label}'s.\n"
+                    f"{other_label}'s own name and birthday are dropped; {keep_label}'s are kept.")
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self.act(self.backend.merge_people, keep["id"], other_id,
+                             done=f"Merged {other_label} into {keep_label}")
+
+            self.app.push_screen(ConfirmScreen(f"Merge {other_label} into {keep_label}?", body, yes="Merge"),
+                                 confirmed)
+
+        self.app.push_screen(ChoosePersonScreen(f"Who else is {keep_label}? (merged into {keep_label})", others),
+                             chosen)
+
+    def action_move(self) -> None:
+        tile = self.query_one(TileGrid).focused_tile()
+        if tile is None:
+            self.notify("Highlight a face first (tab, then arrow keys).", severity="warning", timeout=3)
+            return
+        current = self._faces_for
+        others = [p for p in self.table.rows() if p["id"] != current]
+
+        def chosen(target: int | None) -> None:
+            if target is None:
+                return
+            person_id = None if target == NEW_PERSON else target
+            label = "a new person" if person_id is None else person_label(
+                next(p for p in others if p["id"] == person_id))
+            self.act(self.backend.move_face, tile.key, person_id, done=f"Moved the face to {label}")
+
+        self.app.push_screen(ChoosePersonScreen("Whose face is this?", others, allow_new=True), chosen)
+
+    def action_forget(self) -> None:
+        person = self._person()
+        if person is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.act(self.backend.forget_person, person["id"],
+                         done=lambda r: (f"Forgot {person_label(person)}: {r.get('faces_deleted', 0)} faces and "
+                                         f"{r.get('crops_deleted', 0)} crops deleted"))
+
+        self.app.push_screen(ConfirmScreen(f"Forget {person_label(person)}?", forget_text(person), yes="Forget"),
+                             confirmed)

@@ -1,0 +1,109 @@
+"""Is the service healthy: last scan and watcher mode per root, offline roots, queues, faces progress,
+and every skipped file with its reason."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from homeroll.tui.format import ago, clip
+from homeroll.tui.messages import StatusLoaded
+from homeroll.tui.screens.base import DataScreen
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Footer, Header, Static
+
+
+def _value(raw: str) -> str:
+    """kv values are often JSON summaries: show them as 'a 1, b 2' rather than braces."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError):
+        return raw
+    if isinstance(data, dict):
+        return ", ".join(f"{k} {v}" for k, v in data.items() if not isinstance(v, dict | list))
+    return str(data)
+
+
+class StatusScreen(DataScreen):
+    DEFAULT_CSS = """
+    StatusScreen #service { height: auto; padding: 0 1; }
+    StatusScreen #roots { height: auto; max-height: 8; }
+    StatusScreen #skipped { height: 1fr; }
+    StatusScreen .section { padding: 0 1; text-style: bold; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="#")
+        yield Static("loading...", id="service")
+        yield Static("Library roots", classes="section")
+        yield DataTable(id="roots", cursor_type="row")
+        yield Static("Skipped files", classes="section", id="skipped-title")
+        yield DataTable(id="skipped", cursor_type="row")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.sub_title = "Status"
+        roots = self.query_one("#roots", DataTable)
+        for label, width in (("Root", 30), ("State", 8), ("Watcher", 8), ("Last scan", 14), ("Note", 12)):
+            roots.add_column(label, width=width)
+        skipped = self.query_one("#skipped", DataTable)
+        skipped.add_column("File", width=40)
+        skipped.add_column("Reason", width=60)
+        skipped.focus()
+
+    def reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="status")
+    def load(self) -> None:
+        status = self.backend.status()
+        if not self.cancelled():
+            self.post_message(StatusLoaded(status))
+
+    def on_status_loaded(self, message: StatusLoaded) -> None:
+        status: dict[str, Any] = message.status
+        now = self.app.clock()  # type: ignore[attr-defined]
+        counts = status["counts"]
+        kv: dict[str, str] = status["kv"]
+        text = Text()
+        state = kv.get("service.state")
+        beat = kv.get("service.heartbeat")
+        text.append("Service: ", style="bold")
+        if state or beat:
+            text.append(f"{state or 'running'}")
+            if beat:
+                text.append(f" (last heartbeat {ago(beat, now)})")
+        else:
+            text.append("no report yet (is `homeroll run` running?)")
+        by_kind = ", ".join(f"{n} {k}s" for k, n in sorted(counts.get("by_kind", {}).items()))
+        text.append(f"\nLibrary: {counts['items']} items ({by_kind or 'none'}); {counts['missing']} missing; "
+                    f"{counts['skipped']} skipped")
+        offline = [r["path"] for r in status["roots"] if r.get("state") != "online"]
+        if offline:
+            text.append(f"\nOffline: {', '.join(offline)}", style="bold red")
+        for key, raw in kv.items():
+            if key in ("service.state", "service.heartbeat"):
+                continue
+            value = _value(raw)
+            if key.endswith(("_at", ".last_run", ".heartbeat")):
+                value = f"{value} ({ago(raw, now)})"
+            text.append(f"\n{key}: {value}")
+        self.query_one("#service", Static).update(text)
+
+        roots = self.query_one("#roots", DataTable)
+        roots.clear()
+        for r in status["roots"]:
+            state = r.get("state") or "?"
+            roots.add_row(clip(r["path"], 30), Text(state, style="" if state == "online" else "bold red"),
+                          r.get("watcher") or "-", ago(r.get("last_scan_at"), now), clip(r.get("note"), 12))
+        skipped = self.query_one("#skipped", DataTable)
+        skipped.clear()
+        for s in status["skipped"]:
+            skipped.add_row(clip(s["path"], 40), s["reason"])
+        shown = len(status["skipped"])
+        title = f"Skipped files ({counts['skipped']})"
+        if shown < counts["skipped"]:
+            title += f", first {shown} shown; `homeroll status --json` lists all"
+        self.query_one("#skipped-title", Static).update(title)
