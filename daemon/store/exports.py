@@ -1,0 +1,121 @@
+"""Exports: which files each memory's collage left in the export folder, and what rendering one needs.
+
+Tracking the files lets a re-export replace exactly its own collage and sidecar and nothing else a
+person (or another memory) put in the shared folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from homeroll.daemon.store.items import now_iso
+from sqlite_utils import Database
+
+__all__ = ["approved_not_exported", "exports_for", "mark_exported", "memory_for_export", "record_export"]
+
+
+def record_export(db: Database, memory_id: int, path: str, sidecar: str | None, layout: str, size: str,
+                  style: str) -> None:
+    """Record the memory's current export. Earlier rows of the memory are dropped: the caller has
+    already replaced or removed those files, and one memory has one collage in the folder."""
+    with db.atomic():
+        db.execute("DELETE FROM exports WHERE memory_id = ?", [memory_id])
+        db.execute(
+            "INSERT INTO exports (memory_id, path, sidecar, layout, size, style, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [memory_id, str(path), str(sidecar) if sidecar else None, layout, size, style, now_iso()],
+        )
+
+
+def exports_for(db: Database, memory_id: int) -> list[dict[str, Any]]:
+    """{id, memory_id, path, sidecar, layout, size, style, created_at}, newest first."""
+    cols = ("id", "memory_id", "path", "sidecar", "layout", "size", "style", "created_at")
+    rows = db.execute(
+        f"SELECT {', '.join(cols)} FROM exports WHERE memory_id = ? ORDER BY created_at DESC, id DESC", [memory_id]
+    ).fetchall()
+    return [dict(zip(cols, row, strict=True)) for row in rows]
+
+
+def paths_owned_by_others(db: Database, memory_id: int) -> set[str]:
+    """Collage and sidecar paths recorded for every other memory (never overwritten by this one)."""
+    owned: set[str] = set()
+    for path, sidecar in db.execute("SELECT path, sidecar FROM exports WHERE memory_id != ?", [memory_id]):
+        owned.add(path)
+        if sidecar:
+            owned.add(sidecar)
+    return owned
+
+
+def _faces(db: Database, item_ids: list[int]) -> dict[int, list[tuple[float, float, float, float]]]:
+    out: dict[int, list[tuple[float, float, float, float]]] = {}
+    if not item_ids:
+        return out
+    marks = ", ".join("?" for _ in item_ids)
+    for item_id, left, top, right, bottom in db.execute(
+        f'SELECT item_id, "left", top, "right", bottom FROM faces WHERE item_id IN ({marks}) AND ignored = 0 '
+        "ORDER BY id", item_ids,
+    ):
+        out.setdefault(item_id, []).append((left, top, right, bottom))
+    return out
+
+
+def memory_for_export(db: Database, memory_id: int) -> dict[str, Any] | None:
+    """The memory as the collage needs it, or None if there is no such memory.
+
+    {id, kind, title (the user's title if set), start, end, place, people, status, cover,
+     picks: [{item_id, path (absolute, None if no file is present), kind, width, height, faces}]}.
+    Picks are the curated ones (picked, not removed by the user) in rank order with the cover first;
+    a memory with no picks falls back to all its members.
+    """
+    row = db.execute(
+        """SELECT id, kind, COALESCE(user_title, title), start, "end", place, people, status,
+                  COALESCE(user_cover_item, cover_item)
+           FROM memories WHERE id = ?""", [memory_id]).fetchone()
+    if row is None:
+        return None
+    mid, kind, title, start, end, place, people_json, status, cover = row
+    try:
+        people = json.loads(people_json) if people_json else []
+    except ValueError:
+        people = []
+
+    def members(where: str) -> list[tuple]:
+        return db.execute(
+            f"""SELECT mi.item_id, i.kind, i.width, i.height FROM memory_items mi JOIN items i ON i.id = mi.item_id
+                WHERE mi.memory_id = ? AND mi.removed_by_user = 0 AND {where}
+                ORDER BY mi.rank IS NULL, mi.rank, i.taken_at_utc, i.id""", [memory_id]).fetchall()
+
+    rows = members("mi.picked = 1") or members("mi.offered = 0")
+    if cover is not None:
+        rows.sort(key=lambda r: r[0] != cover)  # stable: the cover first, the rest keep their ranks
+    item_ids = [r[0] for r in rows]
+    faces = _faces(db, item_ids)
+    paths: dict[int, str] = {}
+    if item_ids:
+        marks = ", ".join("?" for _ in item_ids)
+        for item_id, root, rel in db.execute(
+            f"SELECT item_id, root, relpath FROM paths WHERE item_id IN ({marks}) AND role = 'primary' "
+            "AND missing_since IS NULL ORDER BY id", item_ids,
+        ):
+            paths.setdefault(item_id, os.path.join(root, rel))
+    picks = [
+        {"item_id": item_id, "path": paths.get(item_id), "kind": item_kind, "width": width, "height": height,
+         "faces": faces.get(item_id, [])}
+        for item_id, item_kind, width, height in rows
+    ]
+    return {"id": mid, "kind": kind, "title": title, "start": start, "end": end, "place": place,
+            "people": people, "status": status, "cover": cover, "picks": picks}
+
+
+def mark_exported(db: Database, memory_id: int) -> None:
+    """Fallback for store.memories.mark_exported (the memories area owns the status); used only when
+    that module is absent."""
+    with db.atomic():
+        db.execute("UPDATE memories SET status = 'exported', updated_at = ? WHERE id = ?", [now_iso(), memory_id])
+
+
+def approved_not_exported(db: Database) -> list[int]:
+    """Fallback for store.memories.approved_not_exported."""
+    return [r[0] for r in db.execute("SELECT id FROM memories WHERE status = 'approved' ORDER BY id")]
