@@ -101,6 +101,14 @@ class Config:
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __getitem__(self, section: str) -> dict[str, Any]:
+        # Space between photos and around the page, as fractions of the page's shorter side.
+        "gutter": 0.012,
+        "margin": 0.035,
+        # "" = the style's own colour; else a colour name or "#rrggbb".
+        "background": "",
+        # "" = Source Sans Pro (font-source-sans-pro), else DejaVu Sans, else Pillow's bundled font.
+        "font": "",
+        "jpeg_quality": 90,
         return self.sections[section]
 
     @property
