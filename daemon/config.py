@@ -39,6 +39,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "poll_interval": 10.0,
         "reconcile_hours": 6.0,
         "missing_grace_days": 7.0,
+        # How often the service checks that each root is still there (missing/emptied/unmounted = offline).
+        "root_check_seconds": 60.0,
+        # Paths waiting to settle; beyond this the service stops tracking single files and reconciles.
+        "max_pending": 50_000,
     },
     "faces": {
         "enabled": True,

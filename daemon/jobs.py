@@ -1,0 +1,114 @@
+"""The schedule of heavier work: reconcile, faces, memory selection, export.
+
+APScheduler is only the clock. Its jobs do not touch the DB: each one asks the service's index
+worker (the single writer) to run a step, and the worker runs steps between files. The job store
+is in memory and the jobs are re-added at every start with fixed ids, so the schedule lives in
+the config and all durable state stays in SQLite. Each step imports its area lazily: while an
+area is not built (ImportError) the step is skipped with a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from homeroll.daemon.config import Config
+from homeroll.daemon.errors import UserError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["JOB_IDS", "STEPS", "make_scheduler", "schedule_jobs", "run_step"]
+
+#: Steps of `homeroll run --once`, in order.
+STEPS = ("scan", "faces", "select", "export")
+#: Scheduled job id -> the config section and key of its trigger.
+JOB_IDS = {"reconcile": ("watch", "reconcile_hours"), "faces": ("faces", "cron"),
+           "select": ("memories", "cron"), "export": ("export", "cron")}
+
+
+def _triggers(cfg: Config) -> dict[str, Any]:
+    triggers: dict[str, Any] = {}
+    hours = float(cfg["watch"]["reconcile_hours"])
+    if hours <= 0:
+        raise UserError(f"{cfg.path}: [watch] reconcile_hours must be > 0")
+    triggers["reconcile"] = IntervalTrigger(seconds=hours * 3600, timezone=cfg.zone)
+    for job_id in ("faces", "select", "export"):
+        section, key = JOB_IDS[job_id]
+        text = str(cfg[section][key])
+        try:
+            triggers[job_id] = CronTrigger.from_crontab(text, timezone=cfg.zone)
+        except ValueError as exc:
+            raise UserError(f"{cfg.path}: [{section}] {key} = {text!r} is not a crontab line ({exc})") from None
+    return triggers
+
+
+def make_scheduler(cfg: Config) -> BackgroundScheduler:
+    return BackgroundScheduler(
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": {"type": "threadpool", "max_workers": 1}},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        timezone=cfg.zone,
+    )
+
+
+def schedule_jobs(scheduler: BackgroundScheduler, cfg: Config, submit: Callable[[str], None]) -> dict[str, str]:
+    """(Re)add every job with its fixed id. Returns job id -> next run time, for the log.
+
+    Raises UserError for a bad crontab line before anything is changed.
+    """
+    triggers = _triggers(cfg)
+    if not cfg["faces"]["enabled"]:
+        triggers.pop("faces")
+        if scheduler.get_job("faces"):
+            scheduler.remove_job("faces")
+    if not cfg["export"]["auto"]:
+        triggers.pop("export")
+        if scheduler.get_job("export"):
+            scheduler.remove_job("export")
+    for job_id, trigger in triggers.items():
+        scheduler.add_job(submit, trigger, args=[job_id], id=job_id, name=job_id, replace_existing=True,
+                          coalesce=True, max_instances=1)
+    if not scheduler.running:
+        return {job_id: "after start" for job_id in triggers}
+    return {job.id: str(job.next_run_time) for job in scheduler.get_jobs()}
+
+
+def run_step(name: str, cfg: Config, db, *, indexer=None, limit: int | None = None) -> dict | None:
+    """Run one step now in the calling thread (the single writer). None when its area is not built yet."""
+    if name == "scan":
+        stats = indexer.scan()
+        log.info("scan: %s", stats.summary())
+        return {"summary": stats.summary()}
+    if name == "faces":
+        if not cfg["faces"]["enabled"]:
+            log.info("faces: disabled in the config; skipped")
+            return None
+        try:
+            from homeroll.daemon.faces.job import run_faces_job
+        except ImportError as exc:
+            log.info("faces: not available yet (%s); skipped", exc)
+            return None
+        result = run_faces_job(cfg, db, limit=limit)
+    elif name == "select":
+        try:
+            from homeroll.daemon.memories.select import run_selection
+        except ImportError as exc:
+            log.info("select: not available yet (%s); skipped", exc)
+            return None
+        result = run_selection(cfg, db)
+    elif name == "export":
+        try:
+            from homeroll.daemon.collage.export import run_export_job
+        except ImportError as exc:
+            log.info("export: not available yet (%s); skipped", exc)
+            return None
+        result = run_export_job(cfg, db)
+    else:
+        raise ValueError(f"unknown step {name!r}")
+    log.info("%s: %s", name, result)
+    return result
