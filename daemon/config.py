@@ -64,6 +64,35 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "on_this_day_window_days": 3,
         "min_picks": 6,
         "max_picks": 30,
+        # Home: a base needs this many photos over >= home_min_span_days on >= home_min_share of those days.
+        "home_min_photos": 10,
+        "home_min_span_days": 90,
+        "home_min_share": 0.10,
+        # Trips: up to this many days without evidence (no photos / no GPS) inside one trip.
+        "trip_max_gap_days": 2,
+        "trip_min_photos": 10,
+        # One day away (> trip_min_km, back the same day) is a "day out" with at least this many photos.
+        "day_out_min_photos": 12,
+        # Gatherings: photos at home closer than this in time form a session; a gathering is a session
+        # with >= gathering_min_photos moments and >= gathering_rate_factor x the library's usual session.
+        "gathering_gap_minutes": 60,
+        "gathering_min_photos": 15,
+        "gathering_rate_factor": 4.0,
+        "gathering_max_per_year": 24,
+        "holiday_min_photos": 10,
+        "birthday_window_days": 2,
+        "birthday_min_photos": 3,
+        "on_this_day_min_photos": 5,
+        "on_this_day_min_years": 2,
+        # People: "<Name> through the years" needs photos in this many years; pairs need this many together.
+        "people_min_years": 3,
+        "pair_min_photos": 10,
+        "pair_max": 5,
+        # The name of the person who is "you" (for "You and Ben"); empty = pairs are titled "Anna & Ben".
+        "me": "",
+        # Near-duplicates and bursts: frames this close in time and perceptual hash collapse to the best one.
+        "burst_seconds": 5.0,
+        "burst_hamming": 10,
     },
     "export": {
         "auto": True,

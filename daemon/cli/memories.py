@@ -1,0 +1,175 @@
+"""`homeroll select` and `homeroll memories …`: run the selection, list memories, and record the user's word."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+from homeroll.daemon.cli.context import pass_app, print_json
+from homeroll.daemon.errors import UserError
+from homeroll.daemon.store import memories as store
+
+_STATUS = click.Choice(list(store.STATUSES))
+_KIND = click.Choice(list(store.KINDS))
+
+
+def _public(db: Any, memory: dict[str, Any], picks: list[int], paths: dict[int, str]) -> dict[str, Any]:
+    """The CLI shape: absolute paths for media and cover, and members as a count."""
+    return {
+        "id": memory["id"], "kind": memory["kind"], "title": memory["title"], "start": memory["start"],
+        "end": memory["end"], "place": memory["place"], "people": memory["people"], "status": memory["status"],
+        "score": memory["score"], "reason": memory["reason"],
+        "media": [paths[i] for i in picks if i in paths], "members": memory["members"],
+        "cover": paths.get(memory["cover"]) if memory["cover"] is not None else None,
+    }
+
+
+def _listing(db: Any, memories: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    picks = store.picked_items(db, [m["id"] for m in memories])
+    wanted = [i for m in memories for i in picks.get(m["id"], [])]
+    wanted += [m["cover"] for m in memories if m["cover"] is not None]
+    paths = store.item_paths(db, wanted)
+    return [_public(db, m, picks.get(m["id"], []), paths) for m in memories]
+
+
+def _dates(start: str, end: str) -> str:
+    return start if start == end else f"{start} – {end}"
+
+
+def _print_table(memories: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    if not memories:
+        console.print("No memories yet. Run `homeroll select` after a scan.")
+        return
+    table = Table(show_lines=True, expand=False)
+    table.add_column("ID", justify="right", style="bold")
+    table.add_column("Kind")
+    table.add_column("Title and why", ratio=1)
+    table.add_column("Dates", no_wrap=True)
+    table.add_column("Status")
+    table.add_column("Photos", justify="right")
+    for m in memories:
+        cell = Text(m["title"], style="bold")
+        cell.append("\n" + (m["reason"] or ""), style="dim")
+        table.add_row(str(m["id"]), m["kind"], cell, _dates(m["start"], m["end"]), m["status"],
+                      f"{len(m['media'])} of {m['members']}")
+    console.print(table)
+
+
+@click.group("memories", invoke_without_command=True)
+@click.option("--status", type=_STATUS, help="Only memories with this status.")
+@click.option("--kind", type=_KIND, help="Only memories of this kind.")
+@click.option("--search", help="Only memories whose title, place, people or explanation contain this text.")
+@click.option("--json", "as_json", is_flag=True, help="JSON on stdout instead of a table.")
+@click.pass_context
+def memories(ctx: click.Context, status: str | None, kind: str | None, search: str | None, as_json: bool) -> None:
+    """List memories (suggested first), or approve / reject / edit one with a subcommand."""
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.obj
+    listing = _listing(app.db, store.list_memories(app.db, status=status, kind=kind, search=search))
+    if as_json:
+        print_json(listing)
+    else:
+        _print_table(listing)
+
+
+def _one(app: Any, memory_id: int) -> dict[str, Any]:
+    memory = store.get_memory(app.db, memory_id)
+    if memory is None:
+        raise UserError(f"no memory with id {memory_id}")
+    return _listing(app.db, [memory])[0]
+
+
+@memories.command("approve")
+@click.argument("memory_id", type=int)
+@pass_app
+def approve_cmd(app: Any, memory_id: int) -> None:
+    """Approve a memory: it keeps its picks, and is exported when auto-export is on."""
+    store.approve(app.db, memory_id)
+    print_json(_one(app, memory_id))
+
+
+@memories.command("reject")
+@click.argument("memory_id", type=int)
+@pass_app
+def reject_cmd(app: Any, memory_id: int) -> None:
+    """Reject a memory: it is never proposed again."""
+    store.reject(app.db, memory_id)
+    print_json(_one(app, memory_id))
+
+
+@memories.command("rename")
+@click.argument("memory_id", type=int)
+@click.argument("title")
+@pass_app
+def rename_cmd(app: Any, memory_id: int, title: str) -> None:
+    """Give a memory your own title (kept across re-selection)."""
+    store.rename(app.db, memory_id, title)
+    print_json(_one(app, memory_id))
+
+
+@memories.command("remove")
+@click.argument("memory_id", type=int)
+@click.argument("path", type=click.Path(dir_okay=False))
+@pass_app
+def remove_cmd(app: Any, memory_id: int, path: str) -> None:
+    """Take a photo out of a memory (it stays out across re-selection)."""
+    store.remove_item(app.db, memory_id, store.item_id_for_path(app.db, path))
+    print_json(_one(app, memory_id))
+
+
+@memories.command("cover")
+@click.argument("memory_id", type=int)
+@click.argument("path", type=click.Path(dir_okay=False))
+@pass_app
+def cover_cmd(app: Any, memory_id: int, path: str) -> None:
+    """Make a photo of the memory its cover."""
+    store.set_cover(app.db, memory_id, store.item_id_for_path(app.db, path))
+    print_json(_one(app, memory_id))
+
+
+@memories.command("show")
+@click.argument("memory_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
+@pass_app
+def show_cmd(app: Any, memory_id: int, as_json: bool) -> None:
+    """One memory with its curated picks in order and any photos offered since approval."""
+    memory = store.get_memory(app.db, memory_id)
+    if memory is None:
+        raise UserError(f"no memory with id {memory_id}")
+    public = _one(app, memory_id)
+    public["stable_key"] = memory["stable_key"]
+    public["items"] = memory["media"]
+    public["offered"] = [o["path"] for o in memory["offered"] if o["path"]]
+    if as_json:
+        print_json(public)
+        return
+    click.echo(f"#{public['id']} {public['title']} [{public['kind']}, {public['status']}]")
+    click.echo(f"  {_dates(public['start'], public['end'])}  {public['place'] or ''}")
+    click.echo(f"  {public['reason']}")
+    for path in public["media"]:
+        marker = "*" if path == public["cover"] else " "
+        click.echo(f"  {marker} {path}")
+    for path in public["offered"]:
+        click.echo(f"  + {path} (offered)")
+
+
+@click.command("select")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Pretend today is this date (for 'on this day'); default: today in home_tz.")
+@pass_app
+def select_cmd(app: Any, today: Any) -> None:
+    """Run memory selection once and print a JSON summary."""
+    from homeroll.daemon.memories.select import run_selection
+
+    day: date | None = today.date() if today else None
+    print_json(run_selection(app.config, app.db, today=day))
+
+
+commands = [memories, select_cmd]

@@ -1,0 +1,144 @@
+"""Titles and explanations a person would write: "Lisbon & Sintra, Aug 2023", "Anna's 7th birthday".
+
+Place names come from the places table (items.place_id, filled by the ingest geocoder). Rows that
+have GPS but no place are looked up with the offline geocoder, when it is installed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import date
+from typing import Any
+
+import numpy as np
+from homeroll.daemon.memories.library import Library
+
+log = logging.getLogger(__name__)
+
+#: A city is named in a title when it holds at least this share of the placed photos.
+CITY_SHARE = 0.12
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def month_span(start: date, end: date) -> str:
+    """'Aug 2023', 'Jul–Aug 2023', 'Dec 2023–Jan 2024'."""
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{_MONTHS[start.month - 1]} {start.year}"
+    if start.year == end.year:
+        return f"{_MONTHS[start.month - 1]}–{_MONTHS[end.month - 1]} {end.year}"
+    return f"{_MONTHS[start.month - 1]} {start.year}–{_MONTHS[end.month - 1]} {end.year}"
+
+
+def day_span(start: date, end: date) -> str:
+    """'Aug 3, 2023', 'Aug 3–9, 2023', 'Jul 30–Aug 4, 2023', 'Dec 30, 2023–Jan 2, 2024'."""
+    if start == end:
+        return f"{_MONTHS[start.month - 1]} {start.day}, {start.year}"
+    if start.year != end.year:
+        return f"{day_span(start, start)}–{day_span(end, end)}"
+    if start.month == end.month:
+        return f"{_MONTHS[start.month - 1]} {start.day}–{end.day}, {start.year}"
+    return f"{_MONTHS[start.month - 1]} {start.day}–{_MONTHS[end.month - 1]} {end.day}, {start.year}"
+
+
+def join_names(names: list[str], conjunction: str = "&") -> str:
+    if not names:
+        return ""
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+
+
+def possessive(name: str) -> str:
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def number(n: float) -> str:
+    return f"{n:,.0f}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{number(n)} {word}{'' if n == 1 else 's'}"
+
+
+class PlaceNamer:
+    """Names the places of a set of rows, caching offline-geocoder look-ups for rows without a place."""
+
+    def __init__(self, lib: Library) -> None:
+        self.lib = lib
+        self._geo: Any = None
+        self._geo_failed = False
+        self._cache: dict[tuple[int, int], dict[str, Any] | None] = {}
+
+    def _lookup(self, lat: float, lon: float) -> dict[str, Any] | None:
+        key = (round(lat * 20), round(lon * 20))  # ~5 km cells
+        if key in self._cache:
+            return self._cache[key]
+        place = None
+        if not self._geo_failed:
+            try:
+                if self._geo is None:
+                    from homeroll.daemon.ingest.places import offline_geocoder
+
+                    self._geo = offline_geocoder()
+                place = self._geo.lookup(lat, lon)
+            except Exception as exc:  # noqa: BLE001 - optional: without it, titles use distances
+                log.debug("offline geocoder unavailable: %s", exc)
+                self._geo_failed = True
+        self._cache[key] = place
+        return place
+
+    def places_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        """One place dict per row that has a place (from the places table, else the geocoder)."""
+        lib = self.lib
+        out: list[dict[str, Any]] = []
+        unplaced: list[int] = []
+        for row in rows:
+            place_id = int(lib.place[row])
+            if place_id >= 0 and place_id in lib.places:
+                out.append(lib.places[place_id])
+            elif not np.isnan(lib.lat[row]):
+                unplaced.append(int(row))
+        if unplaced and len(unplaced) > len(out):
+            # sample: a title needs the big picture, not every photo
+            step = max(1, len(unplaced) // 200)
+            for row in unplaced[::step]:
+                place = self._lookup(float(lib.lat[row]), float(lib.lon[row]))
+                if place:
+                    out.extend([place] * step)
+        return out
+
+    def describe(self, rows: np.ndarray, home_cc: str | None) -> tuple[str | None, str | None, list[str]]:
+        """(title part, place field, names for the explanation) — e.g. ("Lisbon & Sintra", "Lisbon, Sintra, Portugal", ["Lisbon", "Sintra"])."""
+        found = self.places_of(rows)
+        if not found:
+            return None, None, []
+        countries = Counter(p.get("country") or p.get("country_code") for p in found if p.get("country")
+                            or p.get("country_code"))
+        total = len(found)
+        major_countries = [c for c, n in countries.most_common() if n >= CITY_SHARE * total]
+        cities = Counter(p.get("city") or p.get("region") for p in found if p.get("city") or p.get("region"))
+        major_cities = [c for c, n in cities.most_common() if n >= CITY_SHARE * total]
+        abroad = any((p.get("country_code") or "") != (home_cc or "") for p in found) if home_cc else False
+        if len(major_countries) >= 2:
+            names = major_countries[:3]
+            return join_names(names), ", ".join(names), names
+        country = major_countries[0] if major_countries else (countries.most_common(1)[0][0] if countries else None)
+        if not major_cities:
+            major_cities = [c for c, _ in cities.most_common(1)]
+        if len(major_cities) <= 2:
+            title = join_names(major_cities) or country
+            field = ", ".join([*major_cities, country] if country else major_cities)
+            return title, field, major_cities or ([country] if country else [])
+        if abroad and country:
+            return country, ", ".join([*major_cities[:3], country]), major_cities[:3]
+        regions = Counter(p.get("region") for p in found if p.get("region"))
+        region = regions.most_common(1)[0][0] if regions else None
+        if region and regions[region] >= 0.8 * total:
+            return region, ", ".join([*major_cities[:3], region]), major_cities[:3]
+        return join_names(major_cities[:3]), ", ".join(major_cities[:3]), major_cities[:3]
