@@ -69,13 +69,20 @@ class HomerollApp(App):
         if self.backend.changed():
             self.post_message(DataChanged())
 
+    def _data_screen(self) -> DataScreen | None:
+        """The visible screen if it shows data (not a dialog; nothing while shutting down)."""
+        stack = self.screen_stack
+        return stack[-1] if stack and isinstance(stack[-1], DataScreen) else None
+
     def on_data_changed(self, message: DataChanged) -> None:
-        if isinstance(self.screen, DataScreen):
-            self.screen.post_message(DataChanged())
+        screen = self._data_screen()
+        if screen is not None:
+            screen.post_message(DataChanged())
 
     def action_refresh_data(self) -> None:
-        if isinstance(self.screen, DataScreen):
-            self.screen.reload()
+        screen = self._data_screen()
+        if screen is not None:
+            screen.reload()
 
 
 def run_tui(cfg: Config) -> None:

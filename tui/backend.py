@@ -119,6 +119,13 @@ class Backend:
         finally:
             db.close()
 
+    def approve_and_export(self, memory_id: int) -> Path:
+        """'Export now' on a suggestion is the household's approval too: approve, then export."""
+        memory = self.memory(memory_id)
+        if memory is not None and memory.get("status") == "suggested":
+            self.approve(memory_id)
+        return self.export(memory_id)
+
     # -- people ---------------------------------------------------------------------------------
     @staticmethod
     def _faces() -> ModuleType:

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+
 import pytest
+from homeroll.tui.app import HomerollApp
 from textual_image._terminal import CellSize, get_cell_size
 
-from homeroll.tui.app import HomerollApp
 from tests.tui.library import NOW, build
 
 # Pin the terminal cell size textual-image uses, so image previews render the same everywhere.
 get_cell_size._result = CellSize(10, 20)  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Run ``async def`` tests here with asyncio (no async plugin is installed; Pilot needs a loop)."""
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        asyncio.run(pyfuncitem.obj(**args))
+        return True
+    return None
 
 
 @pytest.fixture
@@ -35,8 +48,13 @@ def make_app(tui_library):
 
 async def settle(pilot, rounds: int = 6) -> None:
     """Wait until workers are done and their messages handled (loads chain: rows, tiles, images)."""
+    from textual.worker import WorkerCancelled
+
     for _ in range(rounds):
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:  # an exclusive worker replaced by a newer one: wait for that one
+            pass
         await pilot.pause()
 
 

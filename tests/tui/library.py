@@ -13,12 +13,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PIL import Image, ImageDraw
-from sqlite_utils import Database
-
 from homeroll.daemon import store
 from homeroll.daemon.config import Config
 from homeroll.daemon.store import items as store_items
+from PIL import Image, ImageDraw
+from sqlite_utils import Database
 
 #: Library root recorded in the DB: fixed (not the tmp dir) so screens and snapshots do not vary.
 ROOT = "/srv/photos/phone"
@@ -70,6 +69,26 @@ def add_item(db: Database, cfg: Config, n: int, day: str, hour: int, *, place_id
     }
     item_id, _ = store_items.save_item(db, record, ROOT, f"2024/IMG_{n:04d}.jpg", 1000 + n, n)
     return item_id
+
+
+def add_originals(cfg: Config, item_ids: list[int]) -> None:
+    """Real original files in the tmp library for these items (the fixed ROOT paths are marked missing),
+    for tests that render collages from originals."""
+    db = store.connect(cfg.db_path)
+    try:
+        lib = cfg.libraries[0]
+        for item_id in item_ids:
+            rel = f"2024/IMG_{item_id:04d}.jpg"
+            make_thumb(lib / rel, item_id, size=(640, 480))
+            stat = (lib / rel).stat()
+            store_items.save_item(db, {"hash": f"hash-{item_id:06d}", "kind": "photo"}, str(lib), rel,
+                                  stat.st_size, stat.st_mtime_ns)
+        with db.atomic():
+            for item_id in item_ids:
+                db.execute("UPDATE paths SET missing_since = ? WHERE root = ? AND relpath = ?",
+                           ["2025-05-31T00:00:00+00:00", ROOT, f"2024/IMG_{item_id:04d}.jpg"])
+    finally:
+        db.close()
 
 
 #: (stable key, kind, title, start day, days, place, people, status, reason, number of items)

@@ -138,7 +138,7 @@ class MemoryDetailScreen(DataScreen):
 
     def action_export(self) -> None:
         self.notify("Exporting... (this can take a while on a small server)", timeout=3)
-        self.act(self.backend.export, self.memory_id, done=lambda path: f"Exported to {path}")
+        self.act(self.backend.approve_and_export, self.memory_id, done=lambda path: f"Exported to {path}")
 
     def action_preview(self) -> None:
         self.notify("Rendering a preview...", timeout=2)
