@@ -126,11 +126,46 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+def _link_unnamed(fd: int, path: Path) -> bool:
+    """Give an O_TMPFILE inode a name: via /proc/self/fd (any user), else linkat(AT_EMPTY_PATH) (needs
+    CAP_DAC_READ_SEARCH on older kernels). False if neither works here."""
+    try:
+        os.link(f"/proc/self/fd/{fd}", path, follow_symlinks=True)
+        return True
+    except OSError:
+        pass
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        at_fdcwd, at_empty_path = -100, 0x1000
+        return libc.linkat(fd, b"", at_fdcwd, os.fsencode(path), at_empty_path) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _write_named_temp(folder: Path, data: bytes, mode: int) -> Path:
+    temp = _temp_name(folder)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        _write_all(fd, data)
+        os.fchmod(fd, mode)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return temp
+
+
 class _Prepared:
     """Data written and fsynced but not yet visible under its final name."""
 
     def __init__(self, folder: Path, data: bytes, mode: int) -> None:
         self.folder = folder
+        self.data = data
+        self.mode = mode
         self.fd: int | None = None
         self.temp: Path | None = None
         if hasattr(os, "O_TMPFILE") and not os.environ.get(NO_TMPFILE_ENV):
@@ -139,8 +174,8 @@ class _Prepared:
             except OSError:
                 self.fd = None  # not supported here: fall back to a named temp file
         if self.fd is None:
-            self.temp = _temp_name(folder)
-            self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            self.temp = _write_named_temp(folder, data, mode)
+            return
         try:
             _write_all(self.fd, data)
             os.fchmod(self.fd, mode)
@@ -150,13 +185,16 @@ class _Prepared:
             raise
 
     def commit(self, target: Path) -> None:
-        assert self.fd is not None
-        if self.temp is None:
+        if self.fd is not None:
             # give the unnamed inode a (dot) name, then rename it over the target in one step
-            self.temp = _temp_name(self.folder)
-            os.link(f"/proc/self/fd/{self.fd}", self.temp, follow_symlinks=True)
-        os.close(self.fd)
-        self.fd = None
+            name = _temp_name(self.folder)
+            if _link_unnamed(self.fd, name):
+                self.temp = name
+            os.close(self.fd)
+            self.fd = None
+            if self.temp is None:  # this file system cannot name an O_TMPFILE: write it the classic way
+                self.temp = _write_named_temp(self.folder, self.data, self.mode)
+        assert self.temp is not None
         os.replace(self.temp, target)
         self.temp = None
 

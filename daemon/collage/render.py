@@ -8,6 +8,7 @@ source photo), so tests and the TUI can check and show exactly what each tile ke
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -122,7 +123,7 @@ def render_collage(
             log.warning("collage: skipping %s: %s", src.path, exc)
             skipped.append((src.path, str(exc)))
     if not usable:
-        raise ValueError("none of the photos can be opened")
+        raise ValueError(f"none of the photos can be used ({_first_reason(skipped)})")
     chosen = layout if layout not in (None, "auto") else choose_layout([p.aspect for p in usable])
 
     margin_px = max(0, round(short * margin))
@@ -159,13 +160,21 @@ def render_collage(
         log.warning("collage: skipping %s: %s", bad.source.path, failed[1])
         skipped.append((bad.source.path, failed[1]))
         if not usable:
-            raise ValueError("none of the photos can be decoded")
+            raise ValueError(f"none of the photos can be used ({_first_reason(skipped)})")
     for placement in placements:
         placement.index = origin[placement.index]
 
     if caption is not None and band_rect is not None:
         _draw_caption(canvas, band_rect, caption, look, font, short)
     return Collage(canvas, chosen, size, style, dpi, placements, skipped)
+
+
+def _first_reason(skipped: list[tuple[str, str]]) -> str:
+    if not skipped:
+        return "no photos"
+    path, reason = skipped[0]
+    more = f", and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+    return f"{os.path.basename(path) or path}: {reason}{more}"
 
 
 def _place(canvas: Image.Image, probed: Probed, tile: Rect, look: Style) -> Placement:

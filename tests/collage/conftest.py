@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from homeroll.daemon import store
-from homeroll.daemon.collage.sources import Source, probe
+from homeroll.daemon.collage.sources import Source, SourceError, probe
 from homeroll.daemon.store import items as store_items
+from PIL import Image
 
 FACES = "face_recognition/examples"
 FACE_PHOTOS = [
@@ -65,11 +64,15 @@ class Library:
         shutil.copyfile(src, dest)
         data = dest.read_bytes()
         kind = kind or ("video" if dest.suffix.lower() in (".mp4", ".mov") else "photo")
-        probed = probe(Source(str(dest), kind))
+        try:
+            probed = probe(Source(str(dest), kind))
+            width, height = probed.width, probed.height
+        except SourceError:  # a broken file is still indexed (as the ingest would record it)
+            width = height = None
         record = {
             "hash": hashlib.sha256(data + name.encode()).hexdigest(), "kind": kind, "size": len(data),
             "taken_at_local": taken, "utc_offset_min": 60, "tz_name": "Europe/Berlin",
-            "taken_at_utc": taken, "lat": None, "lon": None, "width": probed.width, "height": probed.height,
+            "taken_at_utc": taken, "lat": None, "lon": None, "width": width, "height": height,
         }
         stat = dest.stat()
         item_id, _ = store_items.save_item(self.db, record, str(self.root), name, stat.st_size, stat.st_mtime_ns)
