@@ -26,7 +26,7 @@ async def test_list_shows_suggestions_first_with_their_details(make_app):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         table = app.screen.query_one(MemoryTable)
-        statuses = [row["status"] for row in table._rows]
+        statuses = [row["status"] for row in table._memory_rows]
         assert statuses == ["suggested", "suggested", "approved", "exported", "rejected"]
         text = screen_text(app)
         assert "Garden barbecue" in text and "17 Aug 2024" in text and "Ana, Carla, Ben" in text
@@ -75,16 +75,16 @@ async def test_filters_and_search_narrow_the_list(make_app):
         table = app.screen.query_one(MemoryTable)
         await pilot.press("k")  # kind: trip
         await settle(pilot)
-        assert {r["kind"] for r in table._rows} == {"trip"} and len(table._rows) == 2
+        assert {r["kind"] for r in table._memory_rows} == {"trip"} and len(table._memory_rows) == 2
         await pilot.press("f")  # status: suggested
         await settle(pilot)
-        assert [r["title"] for r in table._rows] == ["Lisbon in July"]
+        assert [r["title"] for r in table._memory_rows] == ["Lisbon in July"]
         await pilot.press("escape")
         await settle(pilot)
-        assert len(table._rows) == 5
+        assert len(table._memory_rows) == 5
         await pilot.press("slash", *"christmas", "enter")
         await settle(pilot)
-        assert [r["title"] for r in table._rows] == ["Christmas 2023"]
+        assert [r["title"] for r in table._memory_rows] == ["Christmas 2023"]
         assert table.has_focus
 
 
@@ -196,7 +196,7 @@ async def test_changes_by_another_process_appear_without_restart(make_app, tui_l
             db.close()
         for _ in range(30):
             await pilot.pause(0.1)
-            statuses = [r["status"] for r in app.screen.query_one(MemoryTable)._rows]
+            statuses = [r["status"] for r in app.screen.query_one(MemoryTable)._memory_rows]
             if statuses.count("approved") == 2:
                 break
         assert statuses.count("approved") == 2

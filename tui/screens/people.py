@@ -188,7 +188,7 @@ class PeopleScreen(DataScreen):
         keep = self._person()
         if keep is None:
             return
-        others = [p for p in self.table.rows() if p["id"] != keep["id"]]
+        others = [p for p in self.table.people_rows() if p["id"] != keep["id"]]
         if not others:
             self.notify("There is nobody else to merge with.", severity="warning", timeout=3)
             return
@@ -219,7 +219,7 @@ class PeopleScreen(DataScreen):
             self.notify("Highlight a face first (tab, then arrow keys).", severity="warning", timeout=3)
             return
         current = self._faces_for
-        others = [p for p in self.table.rows() if p["id"] != current]
+        others = [p for p in self.table.people_rows() if p["id"] != current]
 
         def chosen(target: int | None) -> None:
             if target is None:

@@ -23,8 +23,8 @@ class MemoryTable(DataTable):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self._rows: list[dict[str, Any]] = []
-        self._layout: list[tuple[str, str, int]] = []
+        self._memory_rows: list[dict[str, Any]] = []
+        self._columns_shown: list[tuple[str, str, int]] = []
 
     def _columns(self) -> list[tuple[str, str, int]]:
         """(key, label, width) for the current width; People only from 100 columns (80 stays readable)."""
@@ -38,10 +38,10 @@ class MemoryTable(DataTable):
 
     def show(self, rows: list[dict[str, Any]]) -> None:
         columns = self._columns()
-        if rows == self._rows and columns == self._layout:
+        if rows == self._memory_rows and columns == self._columns_shown:
             return
         keep = self.current_id()
-        self._rows, self._layout = rows, columns
+        self._memory_rows, self._columns_shown = rows, columns
         self.clear(columns=True)
         for key, label, width in columns:
             self.add_column(label, key=key, width=width)
@@ -51,8 +51,8 @@ class MemoryTable(DataTable):
             self.move_to(keep)
 
     def on_resize(self) -> None:
-        if self._rows and self._columns() != self._layout:
-            rows, self._rows = self._rows, []
+        if self._memory_rows and self._columns() != self._columns_shown:
+            rows, self._memory_rows = self._memory_rows, []
             self.show(rows)
 
     @staticmethod
@@ -79,7 +79,7 @@ class MemoryTable(DataTable):
         return cells
 
     def current_id(self) -> int | None:
-        if not self._rows or self.row_count == 0:
+        if not self._memory_rows or self.row_count == 0:
             return None
         try:
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
@@ -89,7 +89,7 @@ class MemoryTable(DataTable):
 
     def current_row(self) -> dict[str, Any] | None:
         memory_id = self.current_id()
-        return next((r for r in self._rows if r["id"] == memory_id), None)
+        return next((r for r in self._memory_rows if r["id"] == memory_id), None)
 
     def move_to(self, memory_id: int) -> None:
         try:

@@ -17,7 +17,7 @@ class PeopleTable(DataTable):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", **kwargs)
-        self._rows: list[dict[str, Any]] = []
+        self._people_rows: list[dict[str, Any]] = []
 
     def on_mount(self) -> None:
         self.add_column("Name", key="name", width=16)
@@ -26,10 +26,10 @@ class PeopleTable(DataTable):
         self.add_column("Pics", key="pics", width=5)
 
     def show(self, people: list[dict[str, Any]]) -> None:
-        if people == self._rows:
+        if people == self._people_rows:
             return
         keep = self.current_id()
-        self._rows = people
+        self._people_rows = people
         self.clear()
         for p in people:
             self.add_row(clip(person_label(p), 16), p.get("birthday") or "", str(p.get("face_count") or 0),
@@ -51,7 +51,7 @@ class PeopleTable(DataTable):
 
     def current(self) -> dict[str, Any] | None:
         pid = self.current_id()
-        return next((p for p in self._rows if p["id"] == pid), None)
+        return next((p for p in self._people_rows if p["id"] == pid), None)
 
-    def rows(self) -> list[dict[str, Any]]:
-        return list(self._rows)
+    def people_rows(self) -> list[dict[str, Any]]:
+        return list(self._people_rows)
