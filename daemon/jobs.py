@@ -71,6 +71,8 @@ def schedule_jobs(scheduler: BackgroundScheduler, cfg: Config, submit: Callable[
         if scheduler.get_job("export"):
             scheduler.remove_job("export")
     for job_id, trigger in triggers.items():
+        if not scheduler.running and scheduler.get_job(job_id):
+            scheduler.remove_job(job_id)  # replace_existing only dedupes once the scheduler runs
         scheduler.add_job(submit, trigger, args=[job_id], id=job_id, name=job_id, replace_existing=True,
                           coalesce=True, max_instances=1)
     if not scheduler.running:

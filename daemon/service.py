@@ -88,10 +88,11 @@ class IndexWorker(threading.Thread):
     # --- what other threads may call -----------------------------------------------------------
     def submit(self, *command) -> None:
         """Queue a command once (a reconcile already waiting is not queued twice)."""
-        with self._queued_lock:
-            if command in self._queued:
-                return
-            self._queued.add(command)
+        if command[0] != "reload":  # a reload carries a Config (unhashable) and is never deduplicated
+            with self._queued_lock:
+                if command in self._queued:
+                    return
+                self._queued.add(command)
         self.commands.put(command)
         self.wake.set()
 
@@ -213,9 +214,10 @@ class IndexWorker(threading.Thread):
             command = self.commands.get_nowait()
         except queue.Empty:
             return False
-        with self._queued_lock:
-            self._queued.discard(command)
         kind, *args = command
+        if kind != "reload":
+            with self._queued_lock:
+                self._queued.discard(command)
         try:
             if kind == "reconcile":
                 self._reconcile(args[0] if args else None)
@@ -390,7 +392,11 @@ class Service:
         self.notifier.ready(status=f"watching {len(cfg.libraries)} roots; reconciling")
         log.info("ready in %.1f s: watching %s", time.monotonic() - started,
                  ", ".join(f"{r} ({w.watcher})" for r, w in self.watchers.watches().items()))
-        code = self._main_loop()
+        try:
+            code = self._main_loop()
+        except Exception:  # noqa: BLE001 - stop cleanly (commit, STOPPING=1) even after a bug
+            log.exception("service loop failed")
+            code = 1
         return self._shutdown(code)
 
     def _main_loop(self) -> int:
