@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 import tomli_w
-
 from homeroll.daemon.errors import UserError
 
 #: Every section and key with its default. Documented in docs/config.md (a test checks that).
@@ -53,6 +52,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "min_cluster_size": 3,
         "batch_size": 200,
         "cron": "*/30 * * * *",
+        # Long side (px) of the first detection pass, and of the second pass run only when small faces were found.
+        "detect_size": 1024,
+        "detect_size_max": 1600,
+        # HOG/CNN upsampling of the detection image (1 finds faces down to ~40 px at detect_size).
+        "upsample": 1,
+        # Niceness added in face worker processes.
+        "nice": 10,
     },
     "memories": {
         "cron": "30 3 * * *",
@@ -102,6 +108,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "style": "clean",
         "file_mode": "0644",
         "title": True,
+        # Space between photos and around the page, as fractions of the page's shorter side.
+        "gutter": 0.012,
+        "margin": 0.035,
+        # "" = the style's own colour; else a colour name or "#rrggbb".
+        "background": "",
+        # "" = Source Sans Pro (font-source-sans-pro), else DejaVu Sans, else Pillow's bundled font.
+        "font": "",
+        "jpeg_quality": 90,
     },
     "geocoder": {
         # "offline" never opens a socket. "nominatim" or "photon" use geopy against `url` (opt-in).
@@ -134,14 +148,6 @@ class Config:
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __getitem__(self, section: str) -> dict[str, Any]:
-        # Space between photos and around the page, as fractions of the page's shorter side.
-        "gutter": 0.012,
-        "margin": 0.035,
-        # "" = the style's own colour; else a colour name or "#rrggbb".
-        "background": "",
-        # "" = Source Sans Pro (font-source-sans-pro), else DejaVu Sans, else Pillow's bundled font.
-        "font": "",
-        "jpeg_quality": 90,
         return self.sections[section]
 
     @property

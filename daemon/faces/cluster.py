@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Assignment", "assign", "cluster", "distances", "pairwise_sq"]
+__all__ = ["Assignment", "assign", "cluster", "distances", "near_any", "neighbour_counts", "pairwise_sq"]
 
 #: Bytes of float32 distance block to compute at once (rows x columns x 4).
 BLOCK_BYTES = 48 * 1024 * 1024
@@ -204,3 +204,17 @@ def _has_mutual_core(x: np.ndarray, threshold: float, min_size: int, sample: int
                 if len(clique) >= min_size:
                     return True
     return False
+
+
+def near_any(query: np.ndarray, pool: np.ndarray, threshold: float) -> np.ndarray:
+    """Mask over ``pool``: True where a pool face is within the threshold of at least one query face."""
+    hit = np.zeros(len(pool), dtype=bool)
+    if len(query) == 0 or len(pool) == 0:
+        return hit
+    rows, _ = _augment(query)
+    _, cols = _augment(pool)
+    thr2 = np.float32(threshold * threshold)
+    step = _block_rows(cols.shape[1])
+    for lo in range(0, len(query), step):
+        hit |= (rows[lo:lo + step] @ cols < thr2).any(axis=0)
+    return hit

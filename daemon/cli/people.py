@@ -1,0 +1,149 @@
+"""`homeroll people` and `homeroll faces`: who is in the photos, and the household's corrections.
+
+Face data never leaves the DB: these commands print ids, names, boxes and paths, never encodings.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from homeroll.daemon.cli.context import AppContext, pass_app, print_json
+from homeroll.daemon.errors import UserError
+from homeroll.daemon.store import faces as store_faces
+
+
+def _people_json(db) -> list[dict]:
+    out = []
+    for p in store_faces.list_people(db):
+        out.append({
+            "id": p["id"], "name": p["name"], "birthday": p["birthday"], "face_count": p["face_count"],
+            "media": store_faces.person_media(db, p["id"]),
+            "cover": store_faces.cover_path(db, p["cover_face_id"]),
+            "cover_face_id": p["cover_face_id"],
+        })
+    return out
+
+
+@click.group("people", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print every person as JSON (the scripting contract).")
+@pass_app
+@click.pass_context
+def people(ctx: click.Context, app: AppContext, as_json: bool) -> None:
+    """List the people found in your photos (named first). Subcommands name, merge and forget them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = _people_json(app.db)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("no people yet: run `homeroll faces` after `homeroll scan`")
+        return
+    for row in rows:
+        name = row["name"] or "(unnamed)"
+        bday = f", birthday {row['birthday']}" if row["birthday"] else ""
+        click.echo(f"{row['id']:>5}  {name}{bday}: {row['face_count']} faces in {len(row['media'])} photos")
+
+
+@people.command("name")
+@click.argument("person_id", type=int)
+@click.argument("name")
+@click.option("--birthday", help="MM-DD or YYYY-MM-DD; used for birthday memories.")
+@click.option("--json", "as_json", is_flag=True, help="Print the person as JSON.")
+@pass_app
+def name_cmd(app: AppContext, person_id: int, name: str, birthday: str | None, as_json: bool) -> None:
+    """Give person PERSON_ID a NAME (and optionally a birthday)."""
+    store_faces.name_person(app.db, person_id, name, birthday)
+    _report(app, person_id, as_json, f"person {person_id} is now {name!r}")
+
+
+@people.command("merge")
+@click.argument("person_id", type=int)
+@click.argument("other_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the merged person as JSON.")
+@pass_app
+def merge_cmd(app: AppContext, person_id: int, other_id: int, as_json: bool) -> None:
+    """Merge OTHER_ID into PERSON_ID: they are the same person."""
+    store_faces.merge_people(app.db, person_id, other_id)
+    _report(app, person_id, as_json, f"merged person {other_id} into {person_id}")
+
+
+@people.command("forget")
+@click.argument("person_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print what was deleted as JSON.")
+@pass_app
+def forget_cmd(app: AppContext, person_id: int, as_json: bool) -> None:
+    """Delete this person's face encodings and crops for good; the faces job will not recreate them."""
+    result = store_faces.forget_person(app.db, person_id)
+    if as_json:
+        print_json({"id": person_id, **result})
+    else:
+        click.echo(f"forgot person {person_id}: {result['faces_deleted']} face encodings and "
+                   f"{result['crops_deleted']} crops deleted")
+
+
+def _report(app: AppContext, person_id: int, as_json: bool, text: str) -> None:
+    if as_json:
+        print_json(next(p for p in _people_json(app.db) if p["id"] == person_id))
+    else:
+        click.echo(text)
+
+
+@click.group("faces", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="List faces as JSON (id, path, box normalised 0..1, person) instead of running the job.")
+@click.option("--person", "person_id", type=int, help="With --json: only this person's faces.")
+@click.option("--limit", type=click.IntRange(min=1), help="Scan at most this many photos in this run.")
+@pass_app
+@click.pass_context
+def faces(ctx: click.Context, app: AppContext, as_json: bool, person_id: int | None, limit: int | None) -> None:
+    """Run the face job once: find faces in new photos and group them into people."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if as_json:
+        if person_id is not None and store_faces.person(app.db, person_id) is None:
+            raise UserError(f"no person with id {person_id} (see `homeroll people`)")
+        print_json(store_faces.list_faces(app.db, person_id))
+        return
+    if person_id is not None:
+        raise UserError("--person only filters the --json listing")
+    from homeroll.daemon.faces.job import run_faces_job
+
+    cfg, db = app.config, app.db
+    if not cfg["faces"]["enabled"]:
+        click.echo("face recognition is disabled ([faces] enabled = false); nothing done")
+        return
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), transient=True) as bar:
+            task = bar.add_task("faces", total=None)
+            summary = run_faces_job(cfg, db, limit=limit,
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+    else:
+        summary = run_faces_job(cfg, db, limit=limit)
+    click.echo(f"{summary['items_scanned']} photos scanned, {summary['faces_found']} faces found, "
+               f"{summary['faces_assigned']} matched known people, {summary['people_created']} new people, "
+               f"{summary['unassigned']} faces waiting ({summary['seconds']:.1f} s)")
+
+
+@faces.command("move")
+@click.argument("face_id", type=int)
+@click.argument("target")
+@pass_app
+def move_cmd(app: AppContext, face_id: int, target: str) -> None:
+    """Move FACE_ID to person TARGET (an id), or to a new person with `new`."""
+    if target == "new":
+        person_id = None
+    else:
+        try:
+            person_id = int(target)
+        except ValueError:
+            raise UserError(f"TARGET must be a person id or 'new', not {target!r}") from None
+    moved_to = store_faces.move_face(app.db, face_id, person_id)
+    print_json({"face_id": face_id, "person_id": moved_to})
+
+
+commands = [people, faces]
