@@ -186,7 +186,7 @@ def _place(canvas: Image.Image, probed: Probed, tile: Rect, look: Style) -> Plac
         fx, fy = centre_of_interest(img)
         interest = (fx * img.width, fy * img.height)
     box = face_aware_crop(img.width, img.height, tile.aspect, faces_px, interest)
-    piece = img.resize((tile.w, tile.h), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+    piece = img.resize((tile.w, tile.h), Image.Resampling.LANCZOS, box=box, reducing_gap=2.0)
     if look.grayscale:
         piece = ImageOps.autocontrast(ImageOps.grayscale(piece), cutoff=0.3).convert("RGB")
     if probed.source.kind == "video":

@@ -138,7 +138,8 @@ def decode_for_tile(probed: Probed, tile_w: int, tile_h: int) -> Image.Image:
                     opened.draft("RGB", stored)
                 opened.load()
                 icc = opened.info.get("icc_profile")
-                img = ImageOps.exif_transpose(opened)
+                # exif_transpose copies the whole image even when nothing turns: only call it if needed
+                img = ImageOps.exif_transpose(opened) if probed.orientation != 1 else opened
                 img.info["icc_profile"] = icc
         except Image.DecompressionBombError as exc:
             raise SourceError(f"too many pixels ({exc})") from None
