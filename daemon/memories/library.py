@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +17,9 @@ import numpy as np
 from homeroll.daemon.store import memories as store
 from sqlite_utils import Database
 
-#: A night belongs to the evening before it: photos before this hour count for the previous day.
+#: A night belongs to the evening before it: photos before this hour count for the previous day
+#: (applied in SQL, store.memories.SELECTION_SQL).
 NIGHT_OWL_HOURS = 4
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 @dataclass
@@ -56,18 +56,6 @@ class Library:
         return person["name"] if person and person.get("name") else None
 
 
-def _utc_seconds(local: str, offset: int | None, utc: str | None, zone: ZoneInfo) -> float:
-    if utc:
-        moment = datetime.fromisoformat(utc)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp()
-    naive = datetime.fromisoformat(local)
-    if offset is not None:
-        return (naive - timedelta(minutes=offset)).replace(tzinfo=UTC).timestamp()
-    return naive.replace(tzinfo=zone).timestamp()
-
-
 def _base_quality(quality: float | None, sharpness: float | None, exposure: float | None) -> float:
     """Indexing's quality score; where it is missing, a blend of sharpness and exposure; else neutral."""
     if quality is not None:
@@ -83,46 +71,44 @@ def _base_quality(quality: float | None, sharpness: float | None, exposure: floa
 def load_library(db: Database, *, home_tz: str = "UTC", excluded_folders: list[str] | None = None) -> Library:
     """Read every usable item (not screenshots, messenger images or excluded folders) into arrays."""
     zone = ZoneInfo(home_tz)
+    rows = store.selection_rows(db)
     excluded = store.excluded_item_ids(db, excluded_folders or [])
+    if excluded:
+        rows = [r for r in rows if r[0] not in excluded]
+    if not rows:
+        empty = Library(*(np.zeros(0, dtype=t) for t in (np.int64, np.float64, np.int32, np.int32, np.float64,
+                                                          np.float64, np.int64, np.float32, np.int16, np.float32,
+                                                          np.uint64, bool)))
+        return empty
+    (ids, video, utc, day, outing, lat, lon, place, quality, sharpness, exposure, phash, faces, width, height,
+     local) = zip(*rows, strict=True)
+    del rows
+    t = np.array(utc, dtype=np.float64)
+    for i in np.flatnonzero(np.isnan(t)).tolist():  # no UTC and no offset: the wall clock in the home zone
+        t[i] = datetime.fromisoformat(local[i][:19]).replace(tzinfo=zone).timestamp()
+    order = np.argsort(t, kind="stable")
+    lat_a = np.array(lat, dtype=np.float64)
+    lon_a = np.array(lon, dtype=np.float64)
+    no_gps = np.isnan(lat_a) | np.isnan(lon_a) | ((lat_a == 0) & (lon_a == 0))
+    lat_a[no_gps] = np.nan
+    lon_a[no_gps] = np.nan
+    q = np.array(quality, dtype=np.float64)
+    missing_q = np.isnan(q)
+    if missing_q.any():
+        for i in np.flatnonzero(missing_q).tolist():
+            q[i] = _base_quality(None, sharpness[i], exposure[i])
     sizes = store.face_sizes(db)
-    cols: dict[str, list] = defaultdict(list)
-    for (item_id, kind, local, offset, utc, lat, lon, place_id, quality, sharpness, exposure, phash,
-         face_count, width, height) in store.selection_rows(db):
-        if item_id in excluded:
-            continue
-        try:
-            seconds = _utc_seconds(local, offset, utc, zone)
-            local_dt = datetime.fromisoformat(local[:19])
-        except ValueError:
-            continue
-        cols["ids"].append(item_id)
-        cols["t"].append(seconds)
-        cols["day"].append(local_dt.toordinal())
-        cols["outing_day"].append((local_dt - timedelta(hours=NIGHT_OWL_HOURS)).toordinal())
-        has_gps = lat is not None and lon is not None and not (lat == 0 and lon == 0)
-        cols["lat"].append(lat if has_gps else math.nan)
-        cols["lon"].append(lon if has_gps else math.nan)
-        cols["place"].append(place_id if place_id is not None else -1)
-        cols["quality"].append(_base_quality(quality, sharpness, exposure))
-        cols["faces"].append(face_count or 0)
-        short = min(width or 0, height or 0)
-        cols["face_size"].append(min(1.0, sizes.get(item_id, 0) / short) if short else 0.0)
-        try:
-            cols["phash"].append(int(phash, 16) & 0xFFFFFFFFFFFFFFFF if phash else 0)
-        except ValueError:
-            cols["phash"].append(0)
-        cols["video"].append(kind == "video")
-    order = np.argsort(np.asarray(cols["t"], dtype=np.float64), kind="stable")
-
-    def arr(name: str, dtype: Any) -> np.ndarray:
-        values = cols.pop(name, None)  # free each list as soon as its array exists
-        return np.asarray(values, dtype=dtype)[order] if values else np.zeros(0, dtype=dtype)
-
+    short = np.minimum(np.array(width, dtype=np.float64), np.array(height, dtype=np.float64))
+    face_px = np.array([sizes.get(i, 0) for i in ids], dtype=np.float64) if sizes else np.zeros(len(ids))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        face_size = np.where(short > 0, np.minimum(1.0, face_px / short), 0.0)
+    hashes = np.array([_hash(h) for h in phash], dtype=np.uint64)
     lib = Library(
-        ids=arr("ids", np.int64), t=arr("t", np.float64), day=arr("day", np.int32),
-        outing_day=arr("outing_day", np.int32), lat=arr("lat", np.float64), lon=arr("lon", np.float64),
-        place=arr("place", np.int64), quality=arr("quality", np.float32), faces=arr("faces", np.int16),
-        face_size=arr("face_size", np.float32), phash=arr("phash", np.uint64), video=arr("video", bool),
+        ids=np.array(ids, dtype=np.int64)[order], t=t[order], day=np.array(day, dtype=np.int32)[order],
+        outing_day=np.array(outing, dtype=np.int32)[order], lat=lat_a[order], lon=lon_a[order],
+        place=np.array(place, dtype=np.int64)[order], quality=q.astype(np.float32)[order],
+        faces=np.array(faces, dtype=np.int16)[order], face_size=np.nan_to_num(face_size).astype(np.float32)[order],
+        phash=hashes[order], video=np.array(video, dtype=bool)[order],
     )
     lib.places = store.places(db)
     lib.people = store.people(db)
@@ -137,6 +123,13 @@ def load_library(db: Database, *, home_tz: str = "UTC", excluded_folders: list[s
     lib.person_rows = {pid: np.unique(np.asarray(rows, dtype=np.int64)) for pid, rows in by_person.items()}
     lib.row_people = {row: tuple(sorted(pids)) for row, pids in row_people.items()}
     return lib
+
+
+def _hash(value: str | None) -> int:
+    try:
+        return int(value, 16) & 0xFFFFFFFFFFFFFFFF if value else 0
+    except ValueError:
+        return 0
 
 
 def ordinal_to_date(ordinal: int) -> date:
