@@ -23,13 +23,13 @@ T = TypeVar("T")
 
 #: kv keys the status screen shows when present (written by the service, scan, faces and export jobs).
 STATUS_KV_KEYS = (
-    "service.state", "service.started_at", "service.pid", "service.heartbeat",
-    "scan.last_at", "scan.last_run", "scan.last_summary", "scan.queue",
-    "watch.queue", "watch.pending",
-    "faces.last_run", "faces.last_summary", "faces.progress", "faces.queue",
-    "memories.last_run", "memories.last_summary",
-    "export.last_run", "export.last_summary", "export.queue",
+    "service.state", "service.started_at", "service.pid", "service.heartbeat", "service.last_reconcile_at",
+    "scan.last_run", "scan.last_summary", "faces.last_run", "faces.last_summary",
+    "memories.last_run", "memories.last_summary", "export.last_run", "export.last_summary",
 )
+
+#: Photos waiting for face detection are counted up to this many ("1000+").
+FACES_TODO_CAP = 1000
 
 #: Skipped files listed on the status screen (the count is always exact).
 SKIPPED_LIMIT = 500
@@ -169,7 +169,17 @@ class Backend:
                 skipped.append(row)
                 if len(skipped) >= SKIPPED_LIMIT:
                     break
+            faces_todo = people = None
+            try:
+                faces = importlib.import_module("homeroll.daemon.store.faces")
+                faces_todo = len(faces.todo_items(db, self.cfg["faces"].get("disabled_roots") or (),
+                                                  limit=FACES_TODO_CAP + 1))
+                people = len(faces.list_people(db))
+            except ImportError:
+                pass
             return {
+                "faces_todo": faces_todo,
+                "people": people,
                 "roots": store_items.roots(db),
                 "counts": store_items.counts(db),
                 "kv": kv,

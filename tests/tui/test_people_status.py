@@ -116,7 +116,7 @@ async def test_f_forgets_after_a_confirmation_that_says_what_goes(make_app, tui_
         await pilot.press("f")
         await pilot.pause()
         text = screen_text(app)
-        assert "5 face record(s)" in text and "5 face crop(s)" in text and "the name Ana" in text
+        assert "face signatures of 5 face(s)" in text and "5 face crop(s)" in text and "the name Ana" in text
         assert "photos and their files" in text
         await pilot.press("n")  # cancel: nothing happens
         await settle(pilot)
@@ -140,6 +140,7 @@ async def test_status_shows_roots_offline_state_and_skipped_reasons(make_app):
         assert "/srv/photos/phone" in text and "inotify" in text and "5 min ago" in text
         assert "cannot decode: truncated JPEG data" in text
         assert "Skipped files (2)" in text
+        assert "Faces: 29 photos waiting for face detection; 3 people found" in text
         await pilot.press("1")
         await settle(pilot)
         assert "Garden barbecue" in screen_text(app)

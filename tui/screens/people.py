@@ -28,15 +28,15 @@ def forget_text(person: dict[str, Any]) -> str:
     photos = person.get("item_count") or 0
     lines = [
         f"This deletes, for {label}:",
-        f"  - {faces} face record(s) (position and face signature) in {photos} photo(s)",
+        f"  - the face signatures of {faces} face(s) in {photos} photo(s), which recognise {label}",
         f"  - their {faces} face crop(s)",
     ]
     if person.get("name") or person.get("birthday"):
         lines.append(f"  - the name {person.get('name') or '(none)'} and birthday {person.get('birthday') or '(none)'}")
     lines += [
-        "It keeps: the photos and their files, and every memory.",
-        "homeroll stores only an anonymous average of these faces so it will not",
-        "suggest this person again. This cannot be undone.",
+        "It keeps: the photos and their files, every memory, and the bare face boxes (unassigned).",
+        "homeroll keeps one anonymous average of these faces so it will not suggest this person again. "
+        "This cannot be undone.",
     ]
     return "\n".join(lines)
 
@@ -200,7 +200,8 @@ class PeopleScreen(DataScreen):
             other = next(p for p in others if p["id"] == other_id)
             other_label = person_label(other)
             body = (f"All {other.get('face_count') or 0} faces of {other_label} become {keep_label}'s.\n"
-                    f"{other_label}'s own name and birthday are dropped; {keep_label}'s are kept.")
+                    f"{keep_label} keeps its name and birthday (taking {other_label}'s where it has none);\n"
+                    f"{other_label} is then removed from the list.")
 
             def confirmed(yes: bool | None) -> None:
                 if yes:

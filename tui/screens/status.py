@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from homeroll.tui.backend import FACES_TODO_CAP
 from homeroll.tui.format import ago, clip
 from homeroll.tui.messages import StatusLoaded
 from homeroll.tui.screens.base import DataScreen
@@ -64,6 +65,9 @@ class StatusScreen(DataScreen):
 
     def on_status_loaded(self, message: StatusLoaded) -> None:
         status: dict[str, Any] = message.status
+        if status == getattr(self, "_shown", None):
+            return
+        self._shown = status
         now = self.app.clock()  # type: ignore[attr-defined]
         counts = status["counts"]
         kv: dict[str, str] = status["kv"]
@@ -80,6 +84,11 @@ class StatusScreen(DataScreen):
         by_kind = ", ".join(f"{n} {k}s" for k, n in sorted(counts.get("by_kind", {}).items()))
         text.append(f"\nLibrary: {counts['items']} items ({by_kind or 'none'}); {counts['missing']} missing; "
                     f"{counts['skipped']} skipped")
+        if status.get("faces_todo") is not None:
+            todo = status["faces_todo"]
+            waiting = f"{FACES_TODO_CAP}+" if todo > FACES_TODO_CAP else str(todo)
+            text.append(f"\nFaces: {waiting} photos waiting for face detection; {status['people']} people found"
+                        if todo else f"\nFaces: every photo scanned; {status['people']} people found")
         offline = [r["path"] for r in status["roots"] if r.get("state") != "online"]
         if offline:
             text.append(f"\nOffline: {', '.join(offline)}", style="bold red")
