@@ -34,13 +34,16 @@ __all__ = [
 
 # -- the faces job ---------------------------------------------------------------------------------
 def todo_items(db: Database, disabled_roots: Iterable[str] = (), limit: int | None = None) -> list[tuple[int, str]]:
-    """Present photos not yet scanned for faces, as (item id, absolute path), skipping disabled roots."""
+    """Present photos (and screenshots: PNGs without camera EXIF land there) not yet scanned for faces.
+
+    Returns (item id, absolute path), leaving out items under a root listed in ``disabled_roots``.
+    """
     disabled = [os.path.abspath(os.path.expanduser(str(r))).rstrip(os.sep) for r in disabled_roots]
     rows = db.execute(
         """SELECT i.id, p.root, p.relpath FROM items i
            JOIN paths p ON p.id = (SELECT id FROM paths WHERE item_id = i.id AND role = 'primary'
                                    AND missing_since IS NULL ORDER BY id LIMIT 1)
-           WHERE i.faces_scanned = 0 AND i.kind = 'photo' AND i.state = 'present'
+           WHERE i.faces_scanned = 0 AND i.kind IN ('photo', 'screenshot') AND i.state = 'present'
            ORDER BY i.taken_at_utc DESC, i.id"""
     )
     out: list[tuple[int, str]] = []
