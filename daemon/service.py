@@ -139,6 +139,7 @@ class IndexWorker(threading.Thread):
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
+            self.wake.clear()  # before looking for work, so a note arriving meanwhile is not slept through
             did = self._process_due()
             if self.stopping.is_set():
                 break
@@ -152,7 +153,6 @@ class IndexWorker(threading.Thread):
             next_due = self.tracker.next_due()
             timeout = 1.0 if next_due is None else min(1.0, max(0.0, next_due - time.monotonic()))
             self.wake.wait(timeout)
-            self.wake.clear()
 
     def _check_stop(self, *_args) -> None:
         if self.stopping.is_set():

@@ -81,6 +81,8 @@ class _Pending:
     sig_since: float  # when the current signature was first seen
     last_event: float  # the latest watcher hint
     due: float
+    looked: float = float("-inf")  # the previous look (stat)
+    trusted: bool = False  # hints come from inotify, which reports every local write
 
 
 class StabilityTracker:
@@ -110,9 +112,11 @@ class StabilityTracker:
         self._seq += 1
         heapq.heappush(self._heap, (due, self._seq, key))
 
-    def note(self, root: str, relpath: str) -> bool:
+    def note(self, root: str, relpath: str, trusted: bool = False) -> bool:
         """A watcher hint: something happened at this path. Returns False when the backlog is full.
 
+        ``trusted`` hints come from inotify, which reports every write as it happens; polling hints
+        arrive up to a poll interval late, so they never shorten the window (see :meth:`settle`).
         A full backlog sets ``overflowed``; the service then runs a reconcile, which is the truth anyway.
         """
         now = self.clock()
@@ -124,13 +128,14 @@ class StabilityTracker:
                 if len(self._pending) >= self.max_pending:
                     self.overflowed = True
                     return False
-                entry = _Pending(_UNSEEN, now, now, now)  # look at once to learn the first signature
+                entry = _Pending(_UNSEEN, now, now, now, trusted=trusted)  # look at once: first signature
                 self._pending[key] = entry
                 self._push(key, now)
                 wake = True
             else:
                 # No heap push: the pending look sees the newer event and moves itself later.
                 entry.last_event = now
+                entry.trusted = trusted
         if wake and self._wake is not None:
             self._wake()
         return True
@@ -172,7 +177,14 @@ class StabilityTracker:
             if entry is None:
                 return False
             if entry.sig is _UNSEEN or entry.sig != sig:
-                entry.sig, entry.sig_since = sig, now
+                if entry.trusted and entry.sig is not _UNSEEN and entry.last_event > entry.looked:
+                    # inotify told us of the writes after our previous look: the file changed then,
+                    # not now (a first look in the middle of a copy must not double the wait).
+                    entry.sig_since = entry.last_event
+                else:
+                    entry.sig_since = now
+                entry.sig = sig
+            entry.looked = now
             quiet_since = max(entry.sig_since, entry.last_event)
             if now - quiet_since >= self.stable_seconds:
                 del self._pending[key]

@@ -92,10 +92,12 @@ def needs_polling(fstype: str) -> bool:
 class _RootHandler(FileSystemEventHandler):
     """Turns events under one root into stability notes (files) or subtree walks (directories)."""
 
-    def __init__(self, root: str, tracker: StabilityTracker, on_subtree: Callable[[str, str], None]) -> None:
+    def __init__(self, root: str, tracker: StabilityTracker, on_subtree: Callable[[str, str], None],
+                 trusted: bool) -> None:
         self.root = root
         self.tracker = tracker
         self.on_subtree = on_subtree
+        self.trusted = trusted  # inotify reports each write as it happens; polling only what it saw
 
     def _rel(self, path: str | bytes) -> str | None:
         path = os.fsdecode(path)
@@ -109,7 +111,7 @@ class _RootHandler(FileSystemEventHandler):
     def _note(self, path: str | bytes) -> None:
         rel = self._rel(path)
         if rel is not None and not should_ignore(rel):
-            self.tracker.note(self.root, rel)
+            self.tracker.note(self.root, rel, trusted=self.trusted)
 
     def dispatch(self, event: FileSystemEvent) -> None:
         kind = event.event_type
@@ -176,7 +178,7 @@ class Watchers:
         return "inotify", f"inotify on {fstype}"
 
     def _start_observer(self, root: str, kind: str):
-        handler = _RootHandler(root, self.tracker, self.on_subtree)
+        handler = _RootHandler(root, self.tracker, self.on_subtree, trusted=kind == "inotify")
         if kind == "polling":
             observer = PollingObserver(timeout=self.poll_interval)
         else:

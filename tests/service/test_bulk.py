@@ -49,7 +49,7 @@ def test_a_bulk_drop_of_2000_files_is_indexed_once_each_with_bounded_memory(serv
 @pytest.mark.parametrize("mode", ["inotify", "polling"])
 def test_kill_9_in_the_middle_of_a_bulk_ingest_loses_nothing(service_config, tmp_path, mode):
     cfg, lib, db = service_config(mode)
-    total = 300
+    total = 200
     with ServiceProcess(cfg.path, tmp_path) as svc:
         svc.wait_ready()
         for i in range(total):

@@ -62,6 +62,42 @@ def test_an_event_inside_the_window_restarts_it_even_if_size_and_mtime_look_the_
     assert tracker.settle(("/r", "a.jpg"), (10, 1)) is True
 
 
+def test_inotify_writes_after_a_first_look_do_not_double_the_wait():
+    """First look in the middle of a copy; inotify reports the rest of the writes; one window after them is enough."""
+    clock = FakeClock()
+    tracker = StabilityTracker(5.0, clock=clock)
+    tracker.note("/r", "a.jpg", trusted=True)
+    tracker.take_due()
+    tracker.settle(("/r", "a.jpg"), (0, 1))  # empty so far
+    clock.now += 0.05
+    tracker.note("/r", "a.jpg", trusted=True)  # IN_MODIFY / IN_CLOSE_WRITE
+    clock.now += 4.95
+    assert tracker.take_due() == [("/r", "a.jpg")]
+    assert tracker.settle(("/r", "a.jpg"), (600, 2)) is False  # changed, explained by the events at +0.05
+    clock.now += 0.05
+    assert tracker.take_due() == [("/r", "a.jpg")]
+    assert tracker.settle(("/r", "a.jpg"), (600, 2)) is True
+
+
+def test_polling_hints_never_shorten_the_window():
+    """A poll reports a change late; a change seen at a look starts the window at that look."""
+    clock = FakeClock()
+    tracker = StabilityTracker(5.0, clock=clock)
+    tracker.note("/r", "a.jpg")
+    tracker.take_due()
+    tracker.settle(("/r", "a.jpg"), (0, 1))
+    clock.now += 0.05
+    tracker.note("/r", "a.jpg")
+    clock.now += 4.95
+    tracker.take_due()
+    assert tracker.settle(("/r", "a.jpg"), (600, 2)) is False
+    clock.now += 4.9
+    assert tracker.take_due() == []
+    clock.now += 0.1
+    assert tracker.take_due() == [("/r", "a.jpg")]
+    assert tracker.settle(("/r", "a.jpg"), (600, 2)) is True
+
+
 def test_a_full_backlog_asks_for_a_reconcile_instead_of_growing():
     tracker = StabilityTracker(1.0, max_pending=3)
     for i in range(5):
