@@ -5,7 +5,8 @@ Two jobs, both on 128-d dlib encodings compared by Euclidean distance:
 * ``assign`` (incremental): a new face joins the person owning the nearest *face* within the threshold
   (every face of the person counts, not a mean, so a person seen as a baby and as an adult still
   matches both), and two faces of one photo never join the same person.
-* ``cluster`` (the unassigned pool): a density-peak clustering. Each face counts its neighbours within
+* ``cluster`` (the unassigned pool): a density-peak clustering (exact up to 20,000 faces, above that
+  within k-means cells and their nearest cells, like an IVF index). Each face counts its neighbours within
   the threshold; faces with at least ``min_size`` (themselves included) are cores; every face points to
   the densest core within reach and the pointers are followed to a root. A group becomes a person only
   if, keeping one face per photo, it still has ``min_size`` faces that are all mutually close.
@@ -132,56 +133,145 @@ def neighbour_counts(x: np.ndarray, threshold: float) -> np.ndarray:
     return counts
 
 
-def cluster(x: np.ndarray, items: np.ndarray, threshold: float, min_size: int = 3) -> np.ndarray:
+#: Up to this many faces, clustering compares every pair exactly; above it, faces are first split into
+#: cells (k-means) and each cell is compared with its nearest cells only (an IVF index, as in faiss).
+EXACT_LIMIT = 20_000
+#: Cells each cell is compared with (itself included) above EXACT_LIMIT.
+PROBE_CELLS = 8
+
+
+def cluster(x: np.ndarray, items: np.ndarray, threshold: float, min_size: int = 3,
+            exact_limit: int = EXACT_LIMIT) -> np.ndarray:
     """Label each face with a new-person number 0..k-1, or -1 if it stays unassigned."""
     n = len(x)
     labels = np.full(n, -1, dtype=np.int64)
     if n < min_size:
         return labels
     x = np.ascontiguousarray(x, dtype=np.float32)
-    counts = neighbour_counts(x, threshold)
+    rows, cols = _augment(x)
+    thr2 = np.float32(threshold * threshold)
+    cells = None if n <= exact_limit else _cells(x)
+    counts = neighbour_counts(x, threshold) if cells is None else _cell_counts(rows, cols, cells, thr2)
     core = np.flatnonzero(counts >= min_size)
     if len(core) == 0:
         return labels
-    # Cores sorted densest first: the first True in a row of the neighbour mask is the densest core in reach.
+    # Cores in one strict order, densest first: a face points to the first core of that order within
+    # reach, so pointers only go forward in density and the pointer graph has no cycles.
     core_sorted = core[np.lexsort((core, -counts[core]))]
-    rows, _ = _augment(x)
-    _, cols = _augment(x[core_sorted])
-    thr2 = np.float32(threshold * threshold)
-    parent_pos = np.full(n, -1, dtype=np.int64)
-    # A face alone in its neighbourhood can join nothing: only faces with a neighbour look for a core.
-    seekers = np.flatnonzero(counts >= 2)
-    step = _block_rows(cols.shape[1])
-    for lo in range(0, len(seekers), step):
-        chunk = seekers[lo:lo + step]
-        mask = rows[chunk] @ cols < thr2
-        first = mask.argmax(axis=1)
-        found = mask[np.arange(mask.shape[0]), first]
-        parent_pos[chunk] = np.where(found, first, -1)
-    # Pointers among cores go to an earlier (denser) position; follow them to the roots.
-    core_parent = parent_pos[core_sorted]
+    rank = np.full(n, n, dtype=np.int64)
+    rank[core_sorted] = np.arange(len(core_sorted))
+    seekers = counts >= 2  # a face alone in its neighbourhood can join nothing
+    parent = np.full(n, -1, dtype=np.int64)
+    for row_ids, col_ids in ([(np.arange(n), np.arange(n))] if cells is None else cells):
+        seek = row_ids[seekers[row_ids]]
+        targets = col_ids[rank[col_ids] < n]
+        if len(seek) == 0 or len(targets) == 0:
+            continue
+        targets = targets[np.argsort(rank[targets], kind="stable")]
+        target_cols = np.ascontiguousarray(cols[:, targets])
+        step = _block_rows(len(targets))
+        for lo in range(0, len(seek), step):
+            chunk = seek[lo:lo + step]
+            mask = rows[chunk] @ target_cols < thr2
+            first = mask.argmax(axis=1)
+            found = mask[np.arange(len(chunk)), first]
+            parent[chunk[found]] = targets[first[found]]
+    # Follow the pointers to the roots (cores that point to themselves).
+    core_parent = parent.copy()
     while True:
-        nxt = core_parent[core_parent]
+        nxt = np.where(core_parent >= 0, core_parent[np.maximum(core_parent, 0)], -1)
         if np.array_equal(nxt, core_parent):
             break
         core_parent = nxt
-    root_pos = np.full(n, -1, dtype=np.int64)
-    has_parent = parent_pos >= 0
-    root_pos[has_parent] = core_parent[parent_pos[has_parent]]
-    members = np.flatnonzero(root_pos >= 0)
-    by_root = members[np.argsort(root_pos[members], kind="stable")]
-    boundaries = np.flatnonzero(np.r_[True, np.diff(root_pos[by_root]) != 0, True])
+    if cells is not None:
+        core_parent = _merge_close_roots(x, core_parent, rank, thr2)
+    members = np.flatnonzero(core_parent >= 0)
+    by_root = members[np.argsort(core_parent[members], kind="stable")]
+    boundaries = np.flatnonzero(np.r_[True, np.diff(core_parent[by_root]) != 0, True])
     next_label = 0
     for a, b in zip(boundaries[:-1], boundaries[1:], strict=True):
         group = by_root[a:b]
         if len(group) < min_size:
             continue
-        root = core_sorted[root_pos[group[0]]]
-        kept = _one_face_per_photo(x, items, group, root)
+        kept = _one_face_per_photo(x, items, group, int(core_parent[group[0]]))
         if len(kept) >= min_size and _has_mutual_core(x[kept], threshold, min_size):
             labels[kept] = next_label
             next_label += 1
     return labels
+
+
+def _merge_close_roots(x: np.ndarray, root_of: np.ndarray, rank: np.ndarray, thr2: np.float32) -> np.ndarray:
+    """With cells, one person's faces can end in trees whose roots never saw each other; roots within the
+    threshold are joined (as the exact pass would have done), the densest root heading the group."""
+    roots = np.unique(root_of[root_of >= 0])
+    roots = roots[np.argsort(rank[roots], kind="stable")]  # densest first
+    head = np.arange(len(roots))
+    rows, cols = _augment(x[roots])
+    step = _block_rows(len(roots))
+    for lo in range(0, len(roots), step):
+        close = rows[lo:lo + step] @ cols < thr2
+        for i, j in zip(*np.nonzero(close), strict=True):
+            a, b = _find(head, lo + int(i)), _find(head, int(j))
+            if a != b:
+                head[max(a, b)] = min(a, b)
+    final = np.array([_find(head, i) for i in range(len(roots))], dtype=np.int64)
+    mapping = np.full(len(root_of), -1, dtype=np.int64)
+    mapping[roots] = roots[final]
+    out = np.full_like(root_of, -1)
+    has = root_of >= 0
+    out[has] = mapping[root_of[has]]
+    return out
+
+
+def _find(head: np.ndarray, i: int) -> int:
+    while head[i] != i:
+        head[i] = head[head[i]]
+        i = int(head[i])
+    return i
+
+
+def _cells(x: np.ndarray, iterations: int = 6, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """k-means cells (k about sqrt(n)) and, for each, its members and the members of its nearest cells."""
+    n = len(x)
+    k = max(2, int(np.sqrt(n)))
+    rng = np.random.default_rng(seed)
+    sample = x[rng.choice(n, size=min(n, 40 * k), replace=False)]
+    centroids = sample[rng.choice(len(sample), size=k, replace=False)].copy()
+    for _ in range(iterations):
+        nearest = _nearest(sample, centroids)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, nearest, sample)
+        sizes = np.bincount(nearest, minlength=k)
+        filled = sizes > 0
+        centroids[filled] = sums[filled] / sizes[filled, None]
+    cell_of = _nearest(x, centroids)
+    order = np.argsort(cell_of, kind="stable")
+    bounds = np.searchsorted(cell_of[order], np.arange(k + 1))
+    members = [order[bounds[c]:bounds[c + 1]] for c in range(k)]
+    probes = np.argsort(pairwise_sq(centroids, centroids), axis=1)[:, :PROBE_CELLS]
+    return [(members[c], np.concatenate([members[q] for q in probes[c]])) for c in range(k) if len(members[c])]
+
+
+def _nearest(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    out = np.empty(len(x), dtype=np.int64)
+    rows, _ = _augment(x)
+    _, cols = _augment(centroids)
+    step = _block_rows(len(centroids))
+    for lo in range(0, len(x), step):
+        out[lo:lo + step] = (rows[lo:lo + step] @ cols).argmin(axis=1)
+    return out
+
+
+def _cell_counts(rows: np.ndarray, cols: np.ndarray, cells: list[tuple[np.ndarray, np.ndarray]],
+                 thr2: np.float32) -> np.ndarray:
+    counts = np.zeros(rows.shape[0], dtype=np.int64)
+    for row_ids, col_ids in cells:
+        cell_cols = np.ascontiguousarray(cols[:, col_ids])
+        step = _block_rows(len(col_ids))
+        for lo in range(0, len(row_ids), step):
+            chunk = row_ids[lo:lo + step]
+            counts[chunk] = np.count_nonzero(rows[chunk] @ cell_cols < thr2, axis=1)
+    return counts
 
 
 def _one_face_per_photo(x: np.ndarray, items: np.ndarray, group: np.ndarray, root: int) -> np.ndarray:

@@ -51,3 +51,17 @@ def test_neighbour_counts_match_brute_force():
     x = np.vstack([_person(30), _person(20), RNG.normal(0, 0.06, (50, 128)).astype(np.float32)])
     brute = (np.linalg.norm(x[:, None] - x[None], axis=2) < 0.5).sum(axis=1)
     assert (cluster.neighbour_counts(x, 0.5) == brute).all()
+
+
+def test_cells_path_finds_the_same_people_as_the_exact_path():
+    groups = [_person(40) for _ in range(6)] + [_person(4) for _ in range(10)]
+    strangers = RNG.normal(0, 0.06, (300, 128)).astype(np.float32)
+    x = np.vstack([*groups, strangers])
+    truth = np.concatenate([np.full(len(g), i) for i, g in enumerate(groups)] + [np.full(300, -1)])
+    exact = cluster.cluster(x, np.arange(len(x)), 0.5, 3)
+    cells = cluster.cluster(x, np.arange(len(x)), 0.5, 3, exact_limit=0)
+    for labels in (exact, cells):
+        assert labels.max() + 1 == len(groups)
+        for k in range(labels.max() + 1):
+            assert len(set(truth[labels == k])) == 1  # never two people in one
+        assert (labels[truth == -1] == -1).all()
