@@ -165,6 +165,7 @@ async def test_preview_opens_and_e_approves_and_exports(make_app, tui_library):
     problem = collage_problem(cfg, memory_id)
     if problem:
         pytest.skip(problem)
+    cfg.export_dir.mkdir(parents=True, exist_ok=True)  # `homeroll init` creates it
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -179,7 +180,7 @@ async def test_preview_opens_and_e_approves_and_exports(make_app, tui_library):
         await settle(pilot)
         await pilot.press("e")
         await settle(pilot)
-        assert list(cfg.export_dir.glob("*.jpg"))
+        assert list(cfg.export_dir.glob("*.jpg")), [n.message for n in app._notifications]
         assert memory(cfg, memory_id)["status"] == "exported"
 
 
