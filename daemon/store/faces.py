@@ -61,6 +61,10 @@ def save_detection(db: Database, item_id: int, faces: list[dict[str, Any]], skip
     """Store one photo's faces (replacing automatic ones from an earlier scan) and mark it scanned."""
     with db.atomic():
         db.execute("DELETE FROM faces WHERE item_id = ? AND (assigned_by IS NULL OR assigned_by = 'auto')", [item_id])
+        # Faces the user placed survive a rescan; the same face found again is not stored twice.
+        kept = db.execute("SELECT top, left, bottom, right FROM faces WHERE item_id = ?", [item_id]).fetchall()
+        faces = [f for f in faces
+                 if all(_iou((f["top"], f["left"], f["bottom"], f["right"]), k) < 0.5 for k in kept)]
         ids = []
         for face in faces:
             cur = db.execute(
@@ -71,11 +75,17 @@ def save_detection(db: Database, item_id: int, faces: list[dict[str, Any]], skip
             )
             ids.append(cur.lastrowid)
         db.execute("UPDATE items SET faces_scanned = ?, face_count = ? WHERE id = ?",
-                   [SKIPPED if skipped else SCANNED, len(faces), item_id])
+                   [SKIPPED if skipped else SCANNED, len(faces) + len(kept), item_id])
         if skipped:
             db.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                        [f"faces_skipped:{item_id}", skipped])
     return ids
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def skipped_items(db: Database) -> list[dict[str, Any]]:
