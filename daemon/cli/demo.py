@@ -1,3 +1,116 @@
-"""`homeroll demo` is built by the lead."""
+"""`homeroll demo`: make a camera roll, then run the whole product on it and say what happened at each step."""
 
-commands: list = []
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import click
+from homeroll.daemon import config as config_mod
+from homeroll.daemon import store
+from homeroll.daemon.cli.context import AppContext, pass_app
+
+log = logging.getLogger(__name__)
+
+
+def _step(text: str) -> None:
+    click.secho(f"\n== {text}", bold=True)
+
+
+@click.command("demo")
+@click.option("--dir", "demo_dir", default=".demo", show_default=True, type=click.Path(file_okay=False),
+              help="Where the demo roll, its DB and its exports go (replaced on every run).")
+@click.option("--faces/--no-faces", default=True, show_default=True,
+              help="Fetch real face photos (face_recognition's test images, with pip) for the people step.")
+@click.option("--seed", default=7, show_default=True, help="Seed of the generated roll.")
+@pass_app
+def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
+    """Generate a demo camera roll and run scan, faces, selection and an export on it."""
+    from homeroll.daemon.demo import generate_camera_roll
+
+    base = Path(demo_dir).absolute()
+    if base.exists():
+        shutil.rmtree(base)
+    library, data, export = base / "camera-roll", base / "data", base / "export"
+    export.mkdir(parents=True)
+
+    face_photos: list[Path] = []
+    if faces:
+        _step("Fetching real face photos for the people demo (face_recognition's test images, via pip)")
+        from homeroll.daemon.faces.demo_faces import fetch_demo_faces
+
+        face_photos = [p for p in fetch_demo_faces(base / "face-photos") if "partial" not in p.name]
+        click.echo(f"{len(face_photos)} face photos" if face_photos else "none available: the demo runs without faces")
+
+    _step("Generating a camera roll: two phones, home in Berlin, trips to Lisbon & Sintra and Japan")
+    started = time.monotonic()
+    manifest = generate_camera_roll(library, seed=seed, face_photos=face_photos)
+    click.echo(f"{manifest['photos']} JPEG, {manifest['heic']} HEIC, {manifest['videos']} videos, "
+               f"{manifest['screenshots']} screenshots, {manifest['messenger']} messenger images "
+               f"in {library} ({time.monotonic() - started:.0f} s)")
+
+    cfg = config_mod.build(base / "config.toml", [library], data, export, "Europe/Berlin")
+    config_mod.save(cfg)
+    db = store.connect(cfg.db_path)
+
+    _step("Indexing (homeroll scan)")
+    from homeroll.daemon.ingest.pipeline import Indexer
+
+    with Indexer(cfg, db) as indexer:
+        stats = indexer.scan()
+    click.echo(stats.summary())
+    from homeroll.daemon.cli.status import collect
+
+    status = collect(db)
+    click.echo(", ".join(f"{n} {k}s" for k, n in sorted(status["by_kind"].items())))
+    places = db.execute(
+        "SELECT p.city, p.country, COUNT(*) FROM items i JOIN places p ON p.id = i.place_id "
+        "GROUP BY p.id ORDER BY COUNT(*) DESC LIMIT 8").fetchall()
+    click.echo("places: " + ", ".join(f"{city} ({country}) x{n}" for city, country, n in places))
+
+    _step("Finding faces and people (homeroll faces)")
+    from homeroll.daemon.faces.job import run_faces_job
+    from homeroll.daemon.store import faces as store_faces
+
+    summary = run_faces_job(cfg, db)
+    click.echo(f"{summary.get('faces_found', 0)} faces in {summary.get('items_scanned', 0)} photos, "
+               f"{summary.get('people_created', 0)} people")
+    people = store_faces.list_people(db)
+    if people:
+        top = people[0]
+        store_faces.name_person(db, top["id"], "Barack", birthday=manifest["events"][0]["date"][5:])
+        click.echo(f"person {top['id']} ({top['face_count']} faces) named 'Barack' with birthday "
+                   f"{manifest['events'][0]['date'][5:]} (homeroll people name {top['id']} Barack --birthday ...)")
+
+    _step("Choosing memories (homeroll select)")
+    from homeroll.daemon.memories.select import run_selection
+    from homeroll.daemon.store import memories as store_memories
+
+    selection = run_selection(cfg, db)
+    click.echo(f"{selection.get('created', 0)} memories proposed")
+    memories = store_memories.list_memories(db)
+    for memory in memories:
+        click.echo(f"  #{memory['id']:<3} {memory['kind']:<12} {memory['title']}  ({memory['start']} .. {memory['end']})")
+        click.echo(f"        why: {memory['reason']}")
+
+    _step("Approving the first trip and exporting its collage (homeroll memories approve / homeroll export)")
+    from homeroll.daemon.collage.export import export_memory
+
+    trips = [m for m in memories if m["kind"] == "trip"] or memories
+    if trips:
+        store_memories.approve(db, trips[0]["id"])
+        path = export_memory(cfg, db, trips[0]["id"])
+        click.echo(f"collage: {path}")
+    db.close()
+
+    _step("Next")
+    cfg_arg = f"--config {cfg.path}"
+    click.echo(f"browse and approve in the terminal UI:  .venv/bin/homeroll {cfg_arg} tui")
+    click.echo(f"run the service on the demo roll:       .venv/bin/homeroll {cfg_arg} run")
+    click.echo(f"  (then drop photos into {library} and watch `homeroll {cfg_arg} status`)")
+    click.echo(f"scripting:                              .venv/bin/homeroll {cfg_arg} memories --json")
+
+
+commands = [demo]

@@ -5,6 +5,6 @@ Usage: ``db = store.connect(cfg.db_path)`` then the functions in ``store.items``
 and the TUI can share the DB in WAL mode.
 """
 
-from homeroll.daemon.store.db import connect, quick_check
+from homeroll.daemon.store.db import checkpoint, connect, data_version, quick_check
 
-__all__ = ["connect", "quick_check"]
+__all__ = ["checkpoint", "connect", "data_version", "quick_check"]

@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import sqlite_utils
-
 from homeroll.daemon.store.schema import migrations
 
 BUSY_TIMEOUT_MS = 10_000
@@ -63,3 +62,8 @@ def quick_check(db: sqlite_utils.Database) -> str:
 def checkpoint(db: sqlite_utils.Database) -> None:
     """Fold the WAL back into the DB file when the service is idle, so it does not grow for ever."""
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def data_version(db: sqlite_utils.Database) -> int:
+    """Changes when another connection commits (PRAGMA data_version): a cheap "anything new?" for the TUI."""
+    return db.execute("PRAGMA data_version").fetchone()[0]

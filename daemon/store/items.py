@@ -142,7 +142,7 @@ def record_skipped(db: Database, root: str, relpath: str, reason: str,
 
 def forget_skipped(db: Database, root: str, relpaths: Iterable[str]) -> None:
     with db.atomic():
-        db.executemany("DELETE FROM skipped WHERE root = ? AND relpath = ?", [(root, r) for r in relpaths])
+        db.conn.executemany("DELETE FROM skipped WHERE root = ? AND relpath = ?", [(root, r) for r in relpaths])
 
 
 def mark_missing(db: Database, root: str, relpaths: Iterable[str]) -> int:
@@ -150,7 +150,7 @@ def mark_missing(db: Database, root: str, relpaths: Iterable[str]) -> int:
     stamp = now_iso()
     rels = list(relpaths)
     with db.atomic():
-        db.executemany(
+        db.conn.executemany(
             "UPDATE paths SET missing_since = ? WHERE root = ? AND relpath = ? AND missing_since IS NULL",
             [(stamp, root, r) for r in rels],
         )
