@@ -34,9 +34,8 @@ def item_scores(lib: Library, rows: np.ndarray) -> np.ndarray:
     scores = lib.quality[rows].astype(np.float64)
     scores += 0.12 * (lib.faces[rows] > 0)
     scores += 0.10 * np.minimum(1.0, lib.face_size[rows] * 4)
-    if lib.row_people:
-        named = np.array([sum(1 for p in lib.row_people.get(int(r), ()) if lib.named(p)) for r in rows])
-        scores += 0.08 * np.minimum(named, 2)
+    if lib.named_count is not None:
+        scores += 0.08 * np.minimum(lib.named_count[rows], 2)
     return scores
 
 

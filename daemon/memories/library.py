@@ -40,6 +40,7 @@ class Library:
     people: dict[int, dict[str, Any]] = field(default_factory=dict)
     row_people: dict[int, tuple[int, ...]] = field(default_factory=dict)   # row -> person ids
     person_rows: dict[int, np.ndarray] = field(default_factory=dict)      # person id -> rows
+    named_count: np.ndarray | None = None                                   # int8 named people per row
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -122,6 +123,9 @@ def load_library(db: Database, *, home_tz: str = "UTC", excluded_folders: list[s
             row_people[row].append(person_id)
     lib.person_rows = {pid: np.unique(np.asarray(rows, dtype=np.int64)) for pid, rows in by_person.items()}
     lib.row_people = {row: tuple(sorted(pids)) for row, pids in row_people.items()}
+    lib.named_count = np.zeros(len(lib), dtype=np.int8)
+    for row, pids in lib.row_people.items():
+        lib.named_count[row] = min(100, sum(1 for p in pids if lib.named(p)))
     return lib
 
 
