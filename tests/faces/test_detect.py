@@ -1,0 +1,32 @@
+"""Detection details that the corpus photos do not exercise: the adaptive second pass on a group photo."""
+
+from __future__ import annotations
+
+from homeroll.daemon.faces.detect import FaceDetector, load_displayed
+from PIL import Image
+
+
+def test_small_faces_in_a_large_group_photo_trigger_the_second_pass(corpus, tmp_path):
+    with Image.open(corpus / "face_recognition" / "examples" / "obama.jpg") as src:
+        head = src.convert("RGB").crop((300, 60, 700, 500))
+    canvas = Image.new("RGB", (4000, 3000), (200, 200, 190))
+    for i, size in enumerate([330, 330, 150, 150, 150]):  # faces of about 200 and 95 px in 12 MP
+        canvas.paste(head.resize((size, round(size * 1.1))), (200 + i * 700, 1200))
+    canvas.save(tmp_path / "group.jpg", quality=92)
+
+    detector = FaceDetector()
+    image, full = load_displayed(tmp_path / "group.jpg", detector.detect_size_max)
+    assert full == (4000, 3000) and max(image.size) <= 2 * detector.detect_size_max
+    first_pass_only = detector._boxes_at(image, detector.detect_size)
+    result = detector.detect_path(tmp_path / "group.jpg")
+    assert len(first_pass_only) < 5
+    assert result.passes == 2 and len(result.faces) == 5
+    assert all(0 <= f.left < f.right <= 1 and 0 <= f.top < f.bottom <= 1 for f in result.faces)
+    assert all(f.crop[:2] == b"\xff\xd8" and f.encoding.shape == (128,) for f in result.faces)
+
+
+def test_an_unreadable_file_is_skipped_with_a_reason(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    result = FaceDetector().detect_path(bad)
+    assert result.faces == [] and result.skipped
