@@ -231,7 +231,7 @@ def generate_camera_roll(dest: Path, seed: int = 7, today: date | None = None, f
         place = "sintra" if d == 3 else "lisbon"
         for k in range(7):
             when = datetime.combine(trip1 + timedelta(days=d), datetime.min.time()) + timedelta(hours=10 + k, minutes=rng.randint(0, 50))
-            photo(Shot(when, place, 2, gps=rng.random() > 0.2), phone="iphone" if k == 3 else "pixel")
+            photo(Shot(when, place, 1, gps=rng.random() > 0.2), phone="iphone" if k == 3 else "pixel")
     video(Shot(datetime.combine(trip1 + timedelta(days=1), datetime.min.time()) + timedelta(hours=18), "lisbon"), pixel)
 
     # Spring trip: Tokyo and Kyoto, six days, nine hours ahead of home.

@@ -69,7 +69,7 @@ class OfflineGeocoder:
         for index in candidates:
             d = distance_km(lat, lon, float(self._lat[index]), float(self._lon[index]))
             # population matters, but a place right here beats a bigger one a few km away
-            score = math.log1p(int(self._population[index])) - 2 * math.log1p(d / 2)
+            score = math.log1p(int(self._population[index])) - 3 * math.log1p(d / 1.5)
             if score > best_score:
                 best, best_score = index, score
         cc = self._cc[best]
