@@ -5,7 +5,7 @@ worse than n log n. Each size is generated once into a real SQLite file (tests/m
 ten years, a house move, trips, parties, bursts), then selection runs in a fresh child process so its
 peak RSS (ru_maxrss) is its own and not the generator's.
 
-    .venv/bin/python bench/select.py [--sizes 10000,30000,100000] [--keep DIR]
+    .venv/bin/python bench/selection.py [--sizes 10000,30000,100000] [--keep DIR]
 """
 
 from __future__ import annotations

@@ -1,0 +1,180 @@
+"""Ingest speed and memory, side by side with exiftool (not a timed test; run `make bench` or this file).
+
+1. A library of N 12-MP JPEGs (default 2,000), each with its own EXIF date and GPS (made once, cached in
+   bench/out/). Metadata pass (hash + EXIF + time zone + place, no thumbnails) vs `exiftool -json -r`,
+   both pinned to one core; then the thumbnail pass (decode + thumbnail + quality signals).
+2. A re-scan of an unchanged 100,000-item library (stat only), its time and the process's peak RSS.
+
+Usage: python -P bench/ingest.py [--files 2000] [--items 100000] [--cores 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import resource
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "bench" / "out"
+
+
+def make_12mp_library(folder: Path, count: int) -> None:
+    """Encode one 4000x3000 JPEG, then splice a different EXIF block into each copy (distinct bytes, fast)."""
+    from PIL import Image
+
+    from homeroll.daemon.demo import build_exif, scene
+
+    marker = folder / f".complete-{count}"
+    if marker.exists():
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    body = io.BytesIO()
+    scene(1, (4000, 3000)).save(body, "JPEG", quality=90)
+    pixels = body.getvalue()[2:]  # after SOI
+    start = datetime(2023, 1, 1, 8, 0)
+    for i in range(count):
+        taken = start + timedelta(minutes=37 * i)
+        exif = build_exif(taken=taken, offset="+01:00", gps=(52.5 + (i % 50) * 0.01, 13.4 + (i % 70) * 0.01),
+                          make="Google", model="Pixel 8").tobytes()
+        app1 = b"\xff\xe1" + struct.pack(">H", len(exif) + 2 + 6) + b"Exif\x00\x00" + exif
+        (folder / f"PXL_{taken:%Y%m%d_%H%M%S}000.jpg").write_bytes(b"\xff\xd8" + app1 + pixels)
+    marker.touch()
+    with Image.open(next(folder.glob("*.jpg"))) as check:
+        assert check.size == (4000, 3000)
+
+
+def run_pinned(cmd: list[str], cores: str) -> tuple[float, str]:
+    started = time.perf_counter()
+    proc = subprocess.run(["taskset", "-c", cores, *cmd], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[:4]} failed: {proc.stderr[-800:]}")
+    return time.perf_counter() - started, proc.stdout
+
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from homeroll.daemon import config, store
+from homeroll.daemon.ingest.pipeline import Indexer
+lib, data, thumbs = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
+cfg = config.build(data / "c.toml", [lib], data, data / "export", "Europe/Berlin")
+db = store.connect(cfg.db_path)
+t = time.perf_counter()
+with Indexer(cfg, db, thumbnails=thumbs, workers=1) as ix:
+    stats = ix.scan()
+print(json.dumps({"seconds": time.perf_counter() - t, "indexed": stats.indexed, "unchanged": stats.unchanged,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "children_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def homeroll_pass(lib: Path, data: Path, thumbnails: bool, cores: str) -> dict:
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    _, out = run_pinned([sys.executable, "-c", CHILD, str(lib), str(data), "1" if thumbnails else "0"], cores)
+    return json.loads(out)
+
+
+def make_100k_db(lib: Path, data: Path, count: int) -> None:
+    """count tiny files plus DB rows that match them by size and mtime, as after a first scan."""
+    from homeroll.daemon import config, store
+    from homeroll.daemon.store import items
+
+    marker = lib / f".complete-{count}"
+    if marker.exists() and (data / "homeroll.db").exists():
+        return
+    shutil.rmtree(lib, ignore_errors=True)
+    shutil.rmtree(data, ignore_errors=True)
+    lib.mkdir(parents=True)
+    cfg = config.build(data / "c.toml", [lib], data, data / "export", "Europe/Berlin")
+    db = store.connect(cfg.db_path)
+    with db.atomic():
+        for i in range(count):
+            folder = lib / f"{2015 + i // 20000}" / f"{(i // 1000) % 20:02d}"
+            if i % 1000 == 0:
+                folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"IMG_{i:06d}.jpg"
+            path.write_bytes(b"\xff\xd8" + i.to_bytes(4, "big"))
+            st = path.stat()
+            record = {"hash": f"{i:032x}", "kind": "photo", "taken_at_local": "2020-01-01T00:00:00",
+                      "utc_offset_min": 60, "taken_at_utc": "2019-12-31T23:00:00.000000Z", "width": 4000, "height": 3000}
+            items.save_item(db, record, str(lib), str(path.relative_to(lib)), st.st_size, st.st_mtime_ns)
+    items.set_root(db, str(lib), state="online", st_dev=os.stat(lib).st_dev)
+    db.close()
+    marker.touch()
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, {platform.machine()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--cores", default="0", help="taskset core list for the one-core runs")
+    args = parser.parse_args()
+    if shutil.which("exiftool") is None:
+        raise SystemExit("exiftool is needed for the side-by-side (apt-get install libimage-exiftool-perl)")
+
+    lib12 = OUT / "ingest-12mp"
+    print(f"machine: {machine()}\nmaking {args.files} 12-MP JPEGs in {lib12} (cached)...", flush=True)
+    make_12mp_library(lib12, args.files)
+    # warm the page cache so both tools read from memory
+    subprocess.run(["cat", *map(str, lib12.glob("*.jpg"))], stdout=subprocess.DEVNULL)
+
+    ex_s, _ = run_pinned(["exiftool", "-json", "-r", "-q", "-q", str(lib12)], args.cores)
+    with tempfile.TemporaryDirectory() as tmp:
+        meta = homeroll_pass(lib12, Path(tmp) / "meta", thumbnails=False, cores=args.cores)
+        full = homeroll_pass(lib12, Path(tmp) / "full", thumbnails=True, cores=args.cores)
+        rescan = homeroll_pass(lib12, Path(tmp) / "full", thumbnails=True, cores=args.cores) if False else None
+    n = args.files
+    rows = [
+        ("exiftool -json -r (metadata only)", n / ex_s, None, "reference"),
+        ("homeroll metadata pass (hash, EXIF, zone, place)", n / meta["seconds"], meta["rss_mb"], ">= 5x exiftool"),
+        ("homeroll metadata + thumbnails", n / full["seconds"], full["rss_mb"], ">= 15 files/s"),
+    ]
+    print(f"\n{n} x 12-MP JPEG, one core ({args.cores})")
+    print(f"{'what':52} {'files/s':>9} {'peak RSS MB':>12}  target")
+    for name, rate, rss, target in rows:
+        print(f"{name:52} {rate:9.1f} {rss if rss is None else round(rss):>12}  {target}")
+    print(f"ratio homeroll metadata / exiftool: {n / meta['seconds'] / (n / ex_s):.1f}x")
+    print(f"worker process peak RSS: {full['children_rss_mb']:.0f} MB")
+    del rescan
+
+    lib100 = OUT / "ingest-100k"
+    data100 = OUT / "ingest-100k-data"
+    print(f"\nmaking a {args.items}-item library and DB (cached)...", flush=True)
+    make_100k_db(lib100, data100, args.items)
+    child = CHILD.replace('cfg = config.build(data / "c.toml"', 'cfg = config.build(data / "c.toml"')
+    _, out = run_pinned([sys.executable, "-c", child, str(lib100), str(data100), "1"], args.cores)
+    result = json.loads(out)
+    print(f"{'re-scan of an unchanged library (stat only)':52} {'seconds':>9} {'peak RSS MB':>12}  target")
+    print(f"{f'{args.items} items':52} {result['seconds']:9.1f} {round(result['rss_mb']):>12}  <= 15 s, <= 250 MB")
+    assert result["unchanged"] == args.items, result
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    main()
