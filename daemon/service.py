@@ -81,6 +81,7 @@ class IndexWorker(threading.Thread):
         self.indexed_total = 0
         self._dirty_since: float | None = None
         self._last_status = 0.0
+        self._status_stale = True
         self._last_root_check = time.monotonic()
         self._root_states: dict[str, str] = {}
         tracker.on_wake(self.wake.set)
@@ -148,6 +149,7 @@ class IndexWorker(threading.Thread):
             self._periodic()
             if did:
                 self._dirty_since = time.monotonic()
+                self._status_stale = True
                 continue
             self._idle()
             next_due = self.tracker.next_due()
@@ -300,8 +302,8 @@ class IndexWorker(threading.Thread):
             self._last_root_check = now
             self._check_roots()
             self._purge_expired()
-        if now - self._last_status >= STATUS_SECONDS:
-            self._update_status()
+        if self._status_stale and now - self._last_status >= STATUS_SECONDS:
+            self._update_status()  # counts cost a few table scans: only after something happened
 
     def _check_roots(self) -> None:
         """Missing, emptied or unmounted roots are offline; a root that is back is watched and reconciled."""
@@ -334,6 +336,7 @@ class IndexWorker(threading.Thread):
         if not force and now - self._last_status < STATUS_SECONDS:
             return
         self._last_status = now
+        self._status_stale = False
         self.counts = store_items.counts(self.db)
         offline = sorted(r for r, s in self._root_states.items() if s != "online")
         text = (f"{self.counts['items']} items, {self.counts['missing']} missing, "
