@@ -16,6 +16,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+STARTUP_TIMEOUT = 120.0
+
 
 def _worker_main(conn: Connection, settings: dict[str, Any]) -> None:
     os.environ.pop("NOTIFY_SOCKET", None)
@@ -27,6 +29,8 @@ def _worker_main(conn: Connection, settings: dict[str, Any]) -> None:
     from homeroll.daemon.ingest.metadata import SkipFile, setup_pillow
 
     setup_pillow(settings["max_image_pixels"])
+    _warm_up()
+    conn.send(("ready", None))  # the per-file clock starts only once imports are done
     while True:
         try:
             job = conn.recv()
@@ -53,6 +57,17 @@ def _worker_main(conn: Connection, settings: dict[str, Any]) -> None:
             return
 
 
+def _warm_up() -> None:
+    """Load what the first file would otherwise pay for (zone polygons, scipy's FFT for phash)."""
+    import imagehash
+    from PIL import Image
+
+    from homeroll.daemon.ingest import thumbs, timeinfo  # noqa: F401
+
+    timeinfo.zone_at(52.52, 13.40)
+    imagehash.phash(Image.new("L", (64, 64)))
+
+
 class _Worker:
     def __init__(self, ctx, settings: dict[str, Any]) -> None:
         self.conn, child = ctx.Pipe()
@@ -62,8 +77,14 @@ class _Worker:
         child.close()
         self.job: tuple[int, str, str] | None = None
         self.started = 0.0
+        self.ready = False
 
     def submit(self, job: tuple[int, str, str]) -> None:
+        if not self.ready:
+            # A fresh worker imports Pillow, numpy, PyAV…: seconds on a Pi. That is not the file's time.
+            if self.conn.poll(STARTUP_TIMEOUT):
+                self.conn.recv()
+            self.ready = True
         self.job = job
         self.started = time.monotonic()
         self.conn.send(job)
@@ -139,7 +160,7 @@ class WorkerPool:
                 if worker.process.sentinel in ready or not worker.process.is_alive():
                     reason = f"decoder crashed (exit code {worker.process.exitcode})"
                 elif now - worker.started > self._timeout:
-                    reason = f"decoder timed out after {self._timeout:.0f} s"
+                    reason = f"decoder timed out after {self._timeout:g} s"
                 else:
                     continue
                 log.warning("%s: %s", job[1], reason)

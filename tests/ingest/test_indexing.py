@@ -234,3 +234,15 @@ def test_init_writes_a_config_and_refuses_data_inside_a_library(tmp_path):
                    "--home-tz", "Mars/Olympus", "--force", check=False)
     assert proc.returncode == 2 and "unknown time zone" in proc.stderr
     assert json.loads(run_cli(cfg_path, "status", "--json").stdout)["roots"] == []
+
+
+def test_a_file_that_takes_too_long_costs_one_skip_not_the_scan(make_config):
+    """A real slow decode (a large PNG cannot be draft-decoded) against a tiny per-file limit."""
+    cfg = make_config(scan={"per_file_timeout": 0.5, "workers": 1})
+    lib = cfg.libraries[0]
+    Image.effect_noise((8000, 6000), 64).convert("RGB").save(lib / "huge.png", compress_level=1)
+    write_jpeg(lib / "fine.jpg", scene(13, (320, 240)), taken=datetime(2024, 5, 1, 9, 0))
+    stats = _scan(cfg)
+    skipped = {Path(s["path"]).name: s["reason"] for s in cli_json(cfg.path, "media", "--skipped", "--json")}
+    assert skipped["huge.png"].startswith("decoder timed out")
+    assert list(_media(cfg)) == ["fine.jpg"] and stats.new_items == 1
