@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import click
+
 from homeroll.daemon import config as config_mod
 from homeroll.daemon import store
 from homeroll.daemon.cli.context import AppContext, pass_app

@@ -6,6 +6,7 @@ import json
 import sys
 
 import click
+
 from homeroll.daemon.cli.context import AppContext, pass_app
 from homeroll.daemon.ingest.pipeline import Indexer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from homeroll.daemon import config as config_mod
 from homeroll.daemon.cli.context import AppContext, pass_app
 from homeroll.daemon.errors import UserError

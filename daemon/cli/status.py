@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from homeroll.daemon.cli.context import AppContext, pass_app, print_json
 from homeroll.daemon.store import items as store_items
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import xxhash
+
 from homeroll.daemon.ingest import timeinfo
 from homeroll.daemon.ingest.metadata import IMAGE_EXTENSIONS, SkipFile, open_photo
 from homeroll.daemon.ingest.video import VIDEO_EXTENSIONS, poster_frame, read_video

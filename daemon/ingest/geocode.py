@@ -12,9 +12,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlite_utils import Database
+
 from homeroll.daemon.config import Config
 from homeroll.daemon.ingest.places import offline_geocoder
-from sqlite_utils import Database
 
 log = logging.getLogger(__name__)
 _last_request = 0.0

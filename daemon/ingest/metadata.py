@@ -12,8 +12,9 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from homeroll.daemon.ingest import timeinfo
 from PIL import ExifTags, Image
+
+from homeroll.daemon.ingest import timeinfo
 
 IMAGE_FORMATS = ["JPEG", "HEIF", "PNG", "WEBP", "AVIF"]  # MPO opens through the JPEG plugin
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".heic", ".heif", ".hif", ".png", ".webp", ".avif", ".mpo"}

@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sqlite_utils import Database
+
 from homeroll.daemon.config import Config
 from homeroll.daemon.ingest import roots as roots_mod
 from homeroll.daemon.ingest.metadata import IMAGE_EXTENSIONS
 from homeroll.daemon.ingest.video import VIDEO_EXTENSIONS
 from homeroll.daemon.ingest.workers import WorkerPool
 from homeroll.daemon.store import items as store_items
-from sqlite_utils import Database
 
 log = logging.getLogger(__name__)
 

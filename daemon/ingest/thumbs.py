@@ -12,8 +12,9 @@ from pathlib import Path
 
 import imagehash
 import numpy as np
-from homeroll.daemon.ingest.metadata import SkipFile
 from PIL import Image, ImageOps
+
+from homeroll.daemon.ingest.metadata import SkipFile
 
 
 def decode_for_thumbnail(image: Image.Image, size: int) -> Image.Image:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from homeroll.daemon import config as config_mod
 
+from homeroll.daemon import config as config_mod
 from tests.conftest import cli_json, run_cli
 
 

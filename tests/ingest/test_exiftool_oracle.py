@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from homeroll.daemon.ingest import timeinfo
 
 pytestmark = pytest.mark.corpus

@@ -10,11 +10,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
 from homeroll.daemon import store
 from homeroll.daemon.demo import scene, write_heic, write_jpeg, write_video
 from homeroll.daemon.ingest.pipeline import Indexer
-from PIL import Image
-
 from tests.conftest import cli_json, run_cli
 
 

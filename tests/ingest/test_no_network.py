@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from homeroll.daemon import store
-from homeroll.daemon.ingest.pipeline import Indexer
 from pytest_socket import disable_socket, enable_socket
 
+from homeroll.daemon import store
+from homeroll.daemon.ingest.pipeline import Indexer
 from tests.conftest import cli_json, run_cli
 
 pytestmark = pytest.mark.corpus
