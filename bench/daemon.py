@@ -18,8 +18,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, bench/ is sys.path[0], and bench/select.py would shadow the stdlib `select` module
-# that subprocess needs: put the repo root there instead before importing anything else.
+# Run as a script, bench/ is sys.path[0], where a bench named like a stdlib module (there was a
+# bench/select.py) would shadow it: put the repo root there instead before importing anything else.
 REPO = Path(__file__).resolve().parents[1]
 sys.path[0] = str(REPO)
 
@@ -33,7 +33,6 @@ import time  # noqa: E402
 from homeroll.daemon import config as config_mod  # noqa: E402
 from homeroll.daemon import store  # noqa: E402
 from homeroll.daemon.store import items as store_items  # noqa: E402
-
 from tests.service.helpers import DB, ServiceProcess, jpeg_bytes, wait_for, write_file  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")

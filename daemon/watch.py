@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from homeroll.daemon.stability import StabilityTracker, should_ignore
 from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
@@ -30,6 +29,8 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers.polling import PollingObserver
+
+from homeroll.daemon.stability import StabilityTracker, should_ignore
 
 log = logging.getLogger(__name__)
 

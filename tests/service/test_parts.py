@@ -12,12 +12,12 @@ import time
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
+
 from homeroll.daemon import jobs
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.sdnotify import Notifier
 from homeroll.daemon.stability import StabilityTracker, is_temp_name, should_ignore
 from homeroll.daemon.watch import fstype_for, needs_polling, parse_mounts
-
 from tests.service.helpers import wait_for
 
 

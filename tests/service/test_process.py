@@ -6,7 +6,6 @@ import signal
 import time
 
 from homeroll.daemon import config as config_mod
-
 from tests.conftest import run_cli
 from tests.service.helpers import ServiceProcess, jpeg_bytes, wait_for, write_file
 
