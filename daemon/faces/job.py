@@ -19,14 +19,15 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
+from sqlite_utils import Database
+
 from homeroll.daemon.config import Config
 from homeroll.daemon.faces import cluster
 from homeroll.daemon.store import faces as store_faces
-from sqlite_utils import Database
 
 log = logging.getLogger(__name__)
 
-__all__ = ["default_workers", "detector_settings", "run_faces_job", "update_people"]
+__all__ = ["close_pool", "default_workers", "detector_settings", "run_faces_job", "update_people"]
 
 _detector = None
 
@@ -56,8 +57,9 @@ def _init_worker(settings: dict[str, Any], nice: int, max_pixels: int) -> None:
             os.nice(nice)
         except OSError:
             pass
-    from homeroll.daemon.faces.detect import FaceDetector
     from PIL import Image
+
+    from homeroll.daemon.faces.detect import FaceDetector
 
     Image.MAX_IMAGE_PIXELS = max_pixels
     _detector = FaceDetector(**settings)
@@ -71,19 +73,48 @@ def _detect_one(item_id: int, path: str) -> tuple[int, list[dict[str, Any]], str
     return item_id, [f.asdict() for f in result.faces], result.skipped
 
 
-def _pool(workers: int, settings: dict[str, Any], nice: int, max_pixels: int) -> ProcessPoolExecutor:
-    # spawn, not fork: the service has threads (scheduler, watchers) and an open SQLite connection.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(settings, nice, max_pixels))
+class _WarmPool:
+    """The worker pool, kept between calls while a run goes on in chunks (the service asks for 20 photos at a
+    time), so workers load the models once; closed as soon as a call finds no more work, so an idle
+    service does not hold ~165 MB per worker."""
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None
+        self.executor: ProcessPoolExecutor | None = None
+
+    def get(self, workers: int, settings: dict[str, Any], nice: int, max_pixels: int) -> ProcessPoolExecutor:
+        key = (workers, tuple(sorted(settings.items())), nice, max_pixels)
+        if self.executor is None or key != self.key:
+            self.close()
+            # spawn, not fork: the service has threads (scheduler, watchers) and an open SQLite connection.
+            self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_init_worker, initargs=(settings, nice, max_pixels))
+            self.key = key
+        return self.executor
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor = None
+        self.key = None
+
+
+_WARM = _WarmPool()
+
+
+def close_pool() -> None:
+    """Stop the face workers (the service calls this on shutdown; runs that end their work do it themselves)."""
+    _WARM.close()
 
 
 def detect_many(todo: list[tuple[int, str]], workers: int, settings: dict[str, Any], nice: int, max_pixels: int,
-                on_result: Callable[[int, list[dict[str, Any]], str | None], None]) -> None:
+                on_result: Callable[[int, list[dict[str, Any]], str | None], None], keep_warm: bool = False) -> None:
     """Detect in a process pool; a photo that kills its worker is retried alone, then skipped with a reason."""
     pending = deque(todo)
     suspects: deque[tuple[int, str]] = deque()
-    while pending or suspects:
-        with _pool(workers, settings, nice, max_pixels) as pool:
+    try:
+        while pending or suspects:
+            pool = _WARM.get(workers, settings, nice, max_pixels)
             if suspects:
                 item_id, path = suspects.popleft()
                 try:
@@ -91,6 +122,7 @@ def detect_many(todo: list[tuple[int, str]], workers: int, settings: dict[str, A
                 except BrokenProcessPool:
                     log.warning("faces: %s crashed the face detector; skipped", path)
                     on_result(item_id, [], "face detection crashed its worker process")
+                    _WARM.close()
                 continue
             inflight: dict[Any, tuple[int, str]] = {}
             broken = False
@@ -108,6 +140,10 @@ def detect_many(todo: list[tuple[int, str]], workers: int, settings: dict[str, A
                         broken = True
             if broken:
                 suspects.extend(inflight.values())
+                _WARM.close()
+    finally:
+        if not keep_warm:
+            _WARM.close()
 
 
 def update_people(cfg: Config, db: Database) -> dict[str, int]:
@@ -195,8 +231,12 @@ def run_faces_job(cfg: Config, db: Database, *, limit: int | None = None,
             if progress:
                 progress(summary["items_scanned"], len(todo))
 
+        # A full chunk means more work is probably waiting: keep the workers (and their models) warm.
+        more_likely = limit is not None and len(todo) >= limit
         detect_many(todo, workers, detector_settings(cfg), int(faces_cfg.get("nice", 10)),
-                    int(cfg["scan"]["max_image_pixels"]), store_result)
+                    int(cfg["scan"]["max_image_pixels"]), store_result, keep_warm=more_likely)
+    else:
+        close_pool()
     summary.update(update_people(cfg, db))
     summary["unassigned"] = db.execute(
         "SELECT COUNT(*) FROM faces WHERE person_id IS NULL AND ignored = 0").fetchone()[0]

@@ -11,11 +11,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
 from homeroll.daemon import config as config_mod
 from homeroll.daemon import store
 from homeroll.daemon.store import faces as store_faces
-from PIL import Image
-
 from tests.conftest import cli_json, run_cli
 
 FR = "face_recognition"
@@ -260,3 +260,28 @@ def test_faces_can_be_disabled_globally_and_per_root(library, tmp_path):
         assert len(store_faces.todo_items(db, [])) >= len(PHOTOS)
     finally:
         db.close()
+
+
+def test_job_resumes_in_chunks_and_rescanned_faces_rejoin_their_people(library, tmp_path):
+    from homeroll.daemon.faces import job
+
+    cfg, lib = _copy_library(library, tmp_path), library["lib"]
+    before = _people(cfg)
+    (obama,) = _person_of(before, lib, "obama.jpg")
+    names = ["obama.jpg", "obama2.jpg", "biden.jpg", "sky.jpg"]
+    db = store.connect(cfg.db_path)
+    try:
+        with db.atomic():
+            db.execute(f"UPDATE items SET faces_scanned = 0 WHERE id IN (SELECT item_id FROM paths WHERE relpath IN "
+                       f"({','.join('?' * len(names))}))", names)
+        first = job.run_faces_job(cfg, db, limit=3)
+        assert first["items_scanned"] == 3 and job._WARM.executor is not None  # more work: workers stay warm
+        second = job.run_faces_job(cfg, db, limit=3)
+        assert second["items_scanned"] == 1 and job._WARM.executor is None  # done: workers stopped
+        assert first["people_created"] + second["people_created"] == 0
+    finally:
+        job.close_pool()
+        db.close()
+    after = _people(cfg)
+    assert _person_of(after, lib, "obama.jpg") == _person_of(after, lib, "obama2.jpg") == {obama}
+    assert _person_of(after, lib, "biden.jpg") == _person_of(before, lib, "biden.jpg")
