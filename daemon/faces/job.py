@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -98,6 +99,13 @@ class _WarmPool:
         self.executor = None
         self.key = None
 
+    def kill(self) -> None:
+        """Stop hung workers now. ProcessPoolExecutor has no public terminate before Python 3.14."""
+        if self.executor is not None:
+            for process in list(getattr(self.executor, "_processes", {}).values()):
+                process.kill()
+        self.close()
+
 
 _WARM = _WarmPool()
 
@@ -108,8 +116,9 @@ def close_pool() -> None:
 
 
 def detect_many(todo: list[tuple[int, str]], workers: int, settings: dict[str, Any], nice: int, max_pixels: int,
-                on_result: Callable[[int, list[dict[str, Any]], str | None], None], keep_warm: bool = False) -> None:
-    """Detect in a process pool; a photo that kills its worker is retried alone, then skipped with a reason."""
+                on_result: Callable[[int, list[dict[str, Any]], str | None], None], keep_warm: bool = False,
+                timeout: float = 120.0) -> None:
+    """Detect in a process pool; a photo that kills or hangs its worker is retried alone, then skipped with a reason."""
     pending = deque(todo)
     suspects: deque[tuple[int, str]] = deque()
     try:
@@ -118,11 +127,15 @@ def detect_many(todo: list[tuple[int, str]], workers: int, settings: dict[str, A
             if suspects:
                 item_id, path = suspects.popleft()
                 try:
-                    on_result(*pool.submit(_detect_one, item_id, path).result())
+                    on_result(*pool.submit(_detect_one, item_id, path).result(timeout=timeout))
                 except BrokenProcessPool:
                     log.warning("faces: %s crashed the face detector; skipped", path)
                     on_result(item_id, [], "face detection crashed its worker process")
                     _WARM.close()
+                except FuturesTimeout:
+                    log.warning("faces: %s took longer than %.0f s; skipped", path, timeout)
+                    on_result(item_id, [], f"face detection took longer than {timeout:.0f} s")
+                    _WARM.kill()
                 continue
             inflight: dict[Any, tuple[int, str]] = {}
             broken = False
@@ -130,7 +143,12 @@ def detect_many(todo: list[tuple[int, str]], workers: int, settings: dict[str, A
                 while pending and len(inflight) < 2 * workers:
                     item = pending.popleft()
                     inflight[pool.submit(_detect_one, *item)] = item
-                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                done, _ = wait(inflight, timeout=timeout, return_when=FIRST_COMPLETED)
+                if not done:  # every worker is stuck: retry those photos one by one with a fresh pool
+                    suspects.extend(inflight.values())
+                    inflight.clear()
+                    _WARM.kill()
+                    break
                 for future in done:
                     item = inflight.pop(future)
                     try:
@@ -234,7 +252,8 @@ def run_faces_job(cfg: Config, db: Database, *, limit: int | None = None,
         # A full chunk means more work is probably waiting: keep the workers (and their models) warm.
         more_likely = limit is not None and len(todo) >= limit
         detect_many(todo, workers, detector_settings(cfg), int(faces_cfg.get("nice", 10)),
-                    int(cfg["scan"]["max_image_pixels"]), store_result, keep_warm=more_likely)
+                    int(cfg["scan"]["max_image_pixels"]), store_result, keep_warm=more_likely,
+                    timeout=max(30.0, 2.0 * float(cfg["scan"]["per_file_timeout"])))
     else:
         close_pool()
     summary.update(update_people(cfg, db))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from homeroll.daemon.faces.detect import FaceDetector, load_displayed
 from PIL import Image
+
+from homeroll.daemon.faces.detect import FaceDetector, load_displayed
 
 
 def test_small_faces_in_a_large_group_photo_trigger_the_second_pass(corpus, tmp_path):
@@ -30,3 +31,16 @@ def test_an_unreadable_file_is_skipped_with_a_reason(tmp_path):
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     result = FaceDetector().detect_path(bad)
     assert result.faces == [] and result.skipped
+
+
+def test_a_photo_that_hangs_its_worker_is_skipped_with_a_reason(corpus):
+    from homeroll.daemon.faces import job
+
+    photo = str(corpus / "face_recognition" / "examples" / "obama.jpg")
+    results = []
+    settings = {"detector": "hog", "detect_size": 1024, "detect_size_max": 1600, "upsample": 1}
+    job.detect_many([(1, photo), (2, photo)], 1, settings, 0, 80_000_000,
+                    lambda *r: results.append(r), timeout=0.05)  # nothing finishes in 50 ms: treated as hung
+    assert sorted(r[0] for r in results) == [1, 2]
+    assert all(r[1] == [] and "took longer" in r[2] for r in results)
+    assert job._WARM.executor is None
