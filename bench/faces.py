@@ -57,6 +57,7 @@ def make_12mp(corpus: Path, out: Path) -> list[tuple[Path, int]]:
 def reference_pipeline(path: Path) -> int:
     """face_recognition.load_image_file + face_locations(upsample=1) + face_encodings, with dlib directly."""
     import dlib
+
     from homeroll.daemon.faces import models
 
     detector = _cached("hog", dlib.get_frontal_face_detector)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import click
+
 from homeroll.daemon.cli.context import AppContext, pass_app, print_json
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.store import faces as store_faces

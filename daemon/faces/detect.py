@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from homeroll.daemon.faces import models
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from homeroll.daemon.faces import models
 
 log = logging.getLogger(__name__)
 

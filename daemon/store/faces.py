@@ -15,9 +15,10 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+from sqlite_utils import Database
+
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.store.items import kv_get, kv_set, now_iso
-from sqlite_utils import Database
 
 ENCODING_DIM = 128
 #: items.faces_scanned: 0 = to do, 1 = done, 2 = skipped (reason in kv "faces_skipped:<item id>").

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from homeroll.daemon.faces import cluster
 
 RNG = np.random.default_rng(7)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.store import faces as store_faces
 from homeroll.daemon.store import items as store_items
