@@ -35,6 +35,11 @@ class ThumbTile(Vertical, can_focus=True):
         if self._pending is not None:
             self.query_one(PreviewImage).show(self._pending[0])
 
+    @property
+    def has_image(self) -> bool:
+        """True once the preview (or its 'no preview' text) has replaced the placeholder."""
+        return self._pending is not None and bool(self.query(".image") or self._pending[0] is None)
+
     def set_image(self, image: PILImage.Image | None) -> None:
         """Show the decoded image (kept until mounted if the tile is still being composed)."""
         self._pending = (image,)
