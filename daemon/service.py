@@ -51,15 +51,6 @@ class _Stop(Exception):
     """Raised from a progress callback to leave a long reconcile when the service is stopping."""
 
 
-def _root_state(db, root: str) -> tuple[str, str | None]:
-    """('online'|'offline'|'missing', note) via the ingest's own rule (daemon/ingest/roots.py)."""
-    from homeroll.daemon.ingest import roots as roots_mod
-
-    recorded_dev, was_mount, has_items = store_service.root_facts(db, root)
-    state, note, _dev = roots_mod.root_state(root, recorded_dev if has_items else None, was_mount, has_items)
-    return state, note
-
-
 class IndexWorker(threading.Thread):
     """The single DB writer. Everything that changes the DB while the service runs happens here."""
 
@@ -163,32 +154,41 @@ class IndexWorker(threading.Thread):
     # --- files ---------------------------------------------------------------------------------
     def _process_due(self) -> bool:
         keys = self.tracker.take_due(limit=64)
+        settled: dict[str, list[str]] = {}
         for root, relpath in keys:
             if self.stopping.is_set():
                 return True  # the rest is found by the reconcile at the next start
             sig = signature(os.path.join(root, relpath))
             if not self.tracker.settle((root, relpath), sig):
                 continue
+            if sig is not None:
+                settled.setdefault(root, []).append(relpath)
+                continue
             try:
-                if sig is None:
-                    self._gone(root, relpath)
-                else:
-                    self._index(root, relpath)
+                self._gone(root, relpath)
             except Exception:  # noqa: BLE001 - one bad file never stops the service
                 log.exception("%s: failed", os.path.join(root, relpath))
+        for root, relpaths in settled.items():
+            self._index(root, relpaths)
         return bool(keys)
 
-    def _index(self, root: str, relpath: str) -> None:
-        outcome = self.indexer.index_file(root, relpath)
-        if outcome == "indexed":
-            self.indexed_total += 1
-        log.debug("%s: %s", relpath, outcome)
+    def _index(self, root: str, relpaths: list[str]) -> None:
+        """Settled files of one root, analysed in parallel by the indexer's workers."""
+        try:
+            outcomes = self.indexer.index_files(root, relpaths)
+        except Exception:  # noqa: BLE001 - one bad batch never stops the service
+            log.exception("%s: indexing %d files failed", root, len(relpaths))
+            return
+        for relpath, outcome in outcomes.items():
+            if outcome == "indexed":
+                self.indexed_total += 1
+            log.debug("%s: %s", relpath, outcome)
 
     def _gone(self, root: str, relpath: str) -> None:
         known = store_items.get_path(self.db, root, relpath)
         if known is None or known["missing_since"]:
             return
-        state, note = _root_state(self.db, root)
+        state, note, _ = self.indexer.root_status(root)
         if state != "online":
             self._set_root_state(root, state, note)
             return
@@ -239,7 +239,8 @@ class IndexWorker(threading.Thread):
         roots = [root] if root else [str(r) for r in self.cfg.libraries]
         for one in roots:
             self._check_stop()
-            stats = self.indexer.reconcile_root(one, progress=self._check_stop)
+            stats = self.indexer.reconcile_root(one, progress=self._check_stop,
+                                                defer=lambda rel, root=one: self.tracker.note(root, rel))
             log.info("reconcile %s: %s", one, stats.summary())
             self._root_states[one] = "offline" if one in stats.roots_offline else "online"
         self._purge_expired()
@@ -308,7 +309,7 @@ class IndexWorker(threading.Thread):
     def _check_roots(self) -> None:
         """Missing, emptied or unmounted roots are offline; a root that is back is watched and reconciled."""
         for root in [str(r) for r in self.cfg.libraries]:
-            state, note = _root_state(self.db, root)
+            state, note, _ = self.indexer.root_status(root)
             previous = self._root_states.get(root)
             if state != "online":
                 self._set_root_state(root, state, note)

@@ -12,54 +12,26 @@ from __future__ import annotations
 
 import heapq
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from homeroll.daemon.ingest import roots
 
 __all__ = ["StabilityTracker", "Signature", "signature", "is_temp_name", "should_ignore"]
 
 #: (size, mtime_ns) of a present file, or None for "not there".
 Signature = tuple[int, int] | None
 
-_TEMP_PATTERNS = [
-    re.compile(r"^\.syncthing\..*\.tmp$"),          # Syncthing
-    re.compile(r"^~syncthing~.*\.tmp$"),            # Syncthing on Windows-style shares
-    re.compile(r"^\..+\.[A-Za-z0-9]{6}$"),          # rsync: .NAME.XXXXXX
-    re.compile(r"\.partial$"),                      # rclone: NAME.xxxxxx.partial
-    re.compile(r"\.part$", re.IGNORECASE),          # Nextcloud / browsers
-    re.compile(r"^\..+\.~[0-9a-f]+$"),              # Nextcloud: .NAME.~1a2b
-    re.compile(r"\.(tmp|temp|crdownload|download|filepart|!sync|partial~)$", re.IGNORECASE),
-    re.compile(r"^~\$"),                            # Office-style lock files
-]
-
-
 def is_temp_name(name: str) -> bool:
     """True for the names sync tools write before the final rename (never an item)."""
-    return any(p.search(name) for p in _TEMP_PATTERNS)
-
-
-def _lead_rule() -> Callable[[str], bool] | None:
-    """The ingest's own skip rule (daemon/ingest/roots.py), so watcher and walk agree."""
-    try:
-        from homeroll.daemon.ingest.roots import is_ignored_name
-    except ImportError:
-        return None
-    return is_ignored_name
-
-
-_ingest_rule = _lead_rule()
+    return roots.ignored_reason(name) == roots.TEMP_REASON
 
 
 def should_ignore(relpath: str) -> bool:
-    """Temp names, hidden files and folders (``.stversions``, ``.stfolder``…) and the ingest's skip rules."""
-    parts = relpath.split(os.sep)
-    if any(part.startswith(".") for part in parts) or is_temp_name(parts[-1]):
-        return True
-    if _ingest_rule is not None:
-        return any(_ingest_rule(part) for part in parts)
-    return False
+    """Temp names, hidden files and ignored folders: the same rule the indexer's walk applies."""
+    return roots.should_ignore(relpath.replace(os.sep, "/"))
 
 
 def signature(path: str) -> Signature:

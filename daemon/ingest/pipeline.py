@@ -23,6 +23,7 @@ from homeroll.daemon.ingest.metadata import IMAGE_EXTENSIONS
 from homeroll.daemon.ingest.video import VIDEO_EXTENSIONS
 from homeroll.daemon.ingest.workers import WorkerPool
 from homeroll.daemon.store import items as store_items
+from homeroll.daemon.store import service as store_service
 
 log = logging.getLogger(__name__)
 
@@ -171,41 +172,73 @@ class Indexer:
         return "indexed"
 
     # --- the public entry points --------------------------------------------------------------
-    def index_file(self, root: str, relpath: str) -> str:
-        """Index one file now (the watcher calls this once the file is stable).
+    def root_status(self, root: str) -> tuple[str, str | None, int | None]:
+        """('online'|'offline'|'missing', note, st_dev): may anything under this root be marked missing?"""
+        recorded_dev, was_mount, has_items = store_service.root_facts(self.db, root)
+        return roots_mod.root_state(root, recorded_dev if has_items else None, was_mount, has_items)
 
-        Returns 'indexed', 'unchanged', 'ignored' or 'skipped:<reason>'.
+    def index_file(self, root: str, relpath: str) -> str:
+        """Index one file now. Returns 'indexed', 'unchanged', 'ignored' or 'skipped:<reason>'."""
+        return self.index_files(root, [relpath])[relpath]
+
+    def index_files(self, root: str, relpaths: Iterable[str]) -> dict[str, str]:
+        """Index files the watcher found stable, in parallel across the workers.
+
+        Returns relpath -> 'indexed' | 'unchanged' | 'ignored' | 'skipped:<reason>'.
         """
         root = str(root)
-        path = os.path.join(root, relpath)
-        name = os.path.basename(relpath)
-        if roots_mod.in_ignored_dir(relpath, self.excluded):
-            return "ignored"
-        reason = roots_mod.ignored_reason(name)
-        if reason:
-            return "ignored"
-        try:
-            st = os.stat(path)
-        except OSError:
-            return "skipped:vanished"
-        known = store_items.get_path(self.db, root, relpath)
-        if known and known["size"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
-            if known["missing_since"]:
-                store_items.touch_path(self.db, root, relpath)
-            return "unchanged"
+        outcomes: dict[str, str] = {}
         stats = ScanStats()
-        partner = _live_photo_partner(root, relpath)
-        if partner:
-            if store_items.get_path(self.db, root, partner) is None:
-                self.index_file(root, partner)
-            attached = self._attach_live(root, relpath, partner, stats)
-            if attached:
-                return attached
-        for _, _, result in self.pool.map([(path, relpath)]):
-            outcome = self._store(root, relpath, result, stats)
+        photos: list[tuple[str, str]] = []
+        videos: list[str] = []
+        for relpath in relpaths:
+            if roots_mod.should_ignore(relpath, self.excluded):
+                outcomes[relpath] = "ignored"
+                continue
+            try:
+                st = os.stat(os.path.join(root, relpath))
+            except OSError:
+                outcomes[relpath] = "skipped:vanished"
+                continue
+            known = store_items.get_path(self.db, root, relpath)
+            if known and known["size"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
+                if known["missing_since"]:
+                    store_items.touch_path(self.db, root, relpath)
+                outcomes[relpath] = "unchanged"
+            elif os.path.splitext(relpath)[1].lower() in VIDEO_EXTENSIONS:
+                videos.append(relpath)
+            else:
+                photos.append((os.path.join(root, relpath), relpath))
+        for relpath in videos:  # a Live Photo's MOV can arrive before its HEIC has settled
+            partner = _live_photo_partner(root, relpath)
+            if partner and partner not in outcomes and store_items.get_path(self.db, root, partner) is None:
+                photos.append((os.path.join(root, partner), partner))
+        outcomes.update(self._analyse_and_store(root, photos, videos, stats))
+        if stats.indexed or stats.live_videos:
             store_items.settle_moves(self.db)
-            return outcome
-        return "skipped:no result"
+        return outcomes
+
+    def _analyse_and_store(self, root: str, photos: list[tuple[str, str]], videos: list[str], stats: ScanStats,
+                           progress: Progress | None = None) -> dict[str, str]:
+        """Analyse in the workers and store; photos first, so a Live Photo's video finds its photo indexed."""
+        outcomes: dict[str, str] = {}
+        total = len(photos) + len(videos)
+        for _, relpath, result in self.pool.map(photos):
+            outcomes[relpath] = self._store(root, relpath, result, stats)
+            if progress:
+                progress(len(outcomes), total)
+        plain_videos = []
+        for relpath in videos:
+            partner = _live_photo_partner(root, relpath)
+            if partner and self._attach_live(root, relpath, partner, stats):
+                outcomes[relpath] = "indexed"
+            else:
+                plain_videos.append((os.path.join(root, relpath), relpath))
+        for _, relpath, result in self.pool.map(plain_videos):
+            outcomes[relpath] = self._store(root, relpath, result, stats)
+            if progress:
+                progress(len(outcomes), total)
+        return outcomes
 
     def scan(self, progress: Progress | None = None, roots: Iterable[str] | None = None) -> ScanStats:
         """Full pass over every root (or the given ones): the truth the watcher's hints are checked against."""
@@ -214,16 +247,18 @@ class Indexer:
             total.add(self.reconcile_root(str(root), progress))
         return total
 
-    def reconcile_root(self, root: str, progress: Progress | None = None) -> ScanStats:
+    def reconcile_root(self, root: str, progress: Progress | None = None,
+                       defer: Callable[[str], None] | None = None) -> ScanStats:
+        """Walk one root and bring the DB in line with it.
+
+        ``defer``: the service passes its stability tracker here, so files modified within the last
+        ``[watch] stable_seconds`` are handed to it instead of being read while still being written.
+        """
         started = time.monotonic()
         stats = ScanStats()
         root = str(root)
-        row = self.db.execute("SELECT st_dev, note FROM roots WHERE path = ?", [root]).fetchone()
-        recorded_dev = row[0] if row else None
-        was_mount = bool(row and row[1] == "mount point")
-        has_items = self.db.execute("SELECT 1 FROM paths WHERE root = ? AND missing_since IS NULL LIMIT 1",
-                                    [root]).fetchone() is not None
-        state, note, dev = roots_mod.root_state(root, recorded_dev if has_items else None, was_mount, has_items)
+        young_after = time.time_ns() - int(float(self.cfg["watch"]["stable_seconds"]) * 1e9)
+        state, note, dev = self.root_status(root)
         if state != "online":
             log.warning("root %s is %s: %s; nothing under it is marked missing", root, state, note)
             store_items.set_root(self.db, root, state=state, note=note)
@@ -235,7 +270,7 @@ class Indexer:
         known = store_items.known_paths(self.db, root)
         skipped = store_items.known_skipped(self.db, root)
         todo: list[tuple[str, str]] = []
-        videos: list[tuple[str, str]] = []
+        videos: list[str] = []
         seen: set[str] = set()
         for entry in roots_mod.walk(root, self.excluded):
             stats.seen += 1
@@ -258,9 +293,12 @@ class Indexer:
                 stats.skipped += 1
                 stats.unchanged += 1
                 continue
+            if defer is not None and entry.mtime_ns > young_after:
+                defer(entry.relpath)
+                continue
             ext = os.path.splitext(entry.relpath)[1].lower()
             if ext in VIDEO_EXTENSIONS:
-                videos.append((os.path.join(root, entry.relpath), entry.relpath))
+                videos.append(entry.relpath)
             elif ext in IMAGE_EXTENSIONS:
                 todo.append((os.path.join(root, entry.relpath), entry.relpath))
             else:
@@ -268,26 +306,7 @@ class Indexer:
                                            f"unsupported file type ({ext or 'no extension'})",
                                            entry.size, entry.mtime_ns)
                 stats.skipped += 1
-        work_total = len(todo) + len(videos)
-        done = 0
-        # Photos first, so that the video half of a Live Photo finds its photo already indexed.
-        for _, relpath, result in self.pool.map(todo):
-            self._store(root, relpath, result, stats)
-            done += 1
-            if progress:
-                progress(done, work_total)
-        plain_videos = []
-        for path, relpath in videos:
-            partner = _live_photo_partner(root, relpath)
-            if partner and self._attach_live(root, relpath, partner, stats):
-                done += 1
-                continue
-            plain_videos.append((path, relpath))
-        for _, relpath, result in self.pool.map(plain_videos):
-            self._store(root, relpath, result, stats)
-            done += 1
-            if progress:
-                progress(done, work_total)
+        self._analyse_and_store(root, todo, videos, stats, progress)
 
         gone = [rel for rel, (_, _, missing) in known.items() if rel not in seen and not missing]
         if gone:

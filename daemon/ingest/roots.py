@@ -15,18 +15,22 @@ IGNORED_DIRS = {"@eaDir", ".stversions", "#recycle", "#snapshot", ".thumbnails",
                 "lost+found", ".stfolder", ".sync", ".dtrash"}
 
 #: Names sync tools write while a file is still arriving (Syncthing, rclone, Nextcloud, Resilio, rsync).
-_TEMP_PATTERNS = [".syncthing.*.tmp", "~syncthing~*.tmp", "*.partial", "*.part", ".*.~*", "*.!sync",
-                  "*.crdownload", "*.tmp", ".~lock.*"]
+_TEMP_PATTERNS = [".syncthing.*.tmp", "~syncthing~*.tmp", "*.partial", "*.part", "*.PART", ".*.~*", "*.!sync",
+                  "*.crdownload", "*.tmp", "*.TMP", "*.temp", "*.download", "*.filepart", "*.partial~",
+                  ".~lock.*", "~$*"]
 _RSYNC_TEMP = re.compile(r"^\..+\.[A-Za-z0-9]{6}$")  # rsync: .NAME.XXXXXX
+
+
+TEMP_REASON = "sync temp file (still arriving)"
 
 
 def ignored_reason(name: str) -> str | None:
     """Why a file name is never indexed (a sync temp file, a hidden file), or None for a candidate."""
     for pattern in _TEMP_PATTERNS:
         if fnmatch.fnmatchcase(name, pattern):
-            return "sync temp file (still arriving)"
+            return TEMP_REASON
     if _RSYNC_TEMP.match(name):
-        return "sync temp file (still arriving)"
+        return TEMP_REASON
     if name.startswith("."):
         return "hidden file"
     return None
@@ -34,6 +38,11 @@ def ignored_reason(name: str) -> str | None:
 
 def is_ignored_name(name: str) -> bool:
     return ignored_reason(name) is not None
+
+
+def should_ignore(relpath: str, excluded: set[str] | frozenset[str] = frozenset()) -> bool:
+    """A path the watcher and the walk both pass over: a temp or hidden name, or inside an ignored folder."""
+    return ignored_reason(os.path.basename(relpath)) is not None or in_ignored_dir(relpath, excluded)
 
 
 def is_ignored_dir(name: str, excluded: set[str] | frozenset[str] = frozenset()) -> bool:
