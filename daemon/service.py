@@ -121,6 +121,11 @@ class IndexWorker(threading.Thread):
         if self.indexer is not None:
             self.indexer.close()
             self.indexer = None
+        try:
+            from homeroll.daemon.faces.job import close_pool
+        except ImportError:
+            return
+        close_pool()  # the faces pool is kept warm between chunks; stop it with the service
 
     def alive(self) -> bool:
         if not self.is_alive():

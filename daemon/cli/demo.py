@@ -52,7 +52,9 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
                f"{manifest['screenshots']} screenshots, {manifest['messenger']} messenger images "
                f"in {library} ({time.monotonic() - started:.0f} s)")
 
-    cfg = config_mod.build(base / "config.toml", [library], data, export, "Europe/Berlin")
+    # A demo may use both cores for faces; a real install leaves one free by default.
+    cfg = config_mod.build(base / "config.toml", [library], data, export, "Europe/Berlin",
+                           {"faces": {"workers": 2}})
     config_mod.save(cfg)
     db = store.connect(cfg.db_path)
 
