@@ -148,7 +148,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         meta = homeroll_pass(lib12, Path(tmp) / "meta", thumbnails=False, cores=args.cores)
         full = homeroll_pass(lib12, Path(tmp) / "full", thumbnails=True, cores=args.cores)
-        rescan = homeroll_pass(lib12, Path(tmp) / "full", thumbnails=True, cores=args.cores) if False else None
     n = args.files
     rows = [
         ("exiftool -json -r (metadata only)", n / ex_s, None, "reference"),
@@ -158,10 +157,9 @@ def main() -> None:
     print(f"\n{n} x 12-MP JPEG, one core ({args.cores})")
     print(f"{'what':52} {'files/s':>9} {'peak RSS MB':>12}  target")
     for name, rate, rss, target in rows:
-        print(f"{name:52} {rate:9.1f} {rss if rss is None else round(rss):>12}  {target}")
+        print(f"{name:52} {rate:9.1f} {'-' if rss is None else round(rss):>12}  {target}")
     print(f"ratio homeroll metadata / exiftool: {n / meta['seconds'] / (n / ex_s):.1f}x")
     print(f"worker process peak RSS: {full['children_rss_mb']:.0f} MB")
-    del rescan
 
     lib100 = OUT / "ingest-100k"
     data100 = OUT / "ingest-100k-data"

@@ -62,7 +62,6 @@ def build(path: Path, size: int, faces: int) -> dict:
     from datetime import date
 
     from homeroll.daemon import store
-
     from tests.memories.camera_roll import generate
 
     db = store.connect(path)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 import tomli_w
+
 from homeroll.daemon.errors import UserError
 
 #: Every section and key with its default. Documented in docs/config.md (a test checks that).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from homeroll.daemon.cli.context import AppContext, pass_app
 from homeroll.daemon.collage.layout import LAYOUTS
 from homeroll.daemon.collage.render import PRESETS, STYLES

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 import click
+
 from homeroll.daemon.cli.context import pass_app, print_json
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.store import memories as store

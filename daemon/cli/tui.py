@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import click
+
 from homeroll.daemon.cli.context import AppContext, pass_app
 from homeroll.daemon.errors import UserError
 

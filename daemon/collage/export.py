@@ -24,6 +24,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
+
 from homeroll.daemon import __version__
 from homeroll.daemon.collage import caption as captions
 from homeroll.daemon.collage.layout import LAYOUTS
@@ -33,7 +35,6 @@ from homeroll.daemon.config import Config
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.store import exports as store_exports
 from homeroll.daemon.store.items import now_iso
-from sqlite_utils import Database
 
 log = logging.getLogger(__name__)
 

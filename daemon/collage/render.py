@@ -12,11 +12,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from PIL import Image, ImageColor, ImageDraw, ImageOps
+
 from homeroll.daemon.collage import caption as captions
 from homeroll.daemon.collage.crop import Box, centre_of_interest, face_aware_crop
 from homeroll.daemon.collage.layout import MAX_PICKS, Rect, choose_layout, compute_layout
 from homeroll.daemon.collage.sources import Probed, Source, SourceError, decode_for_tile, probe
-from PIL import Image, ImageColor, ImageDraw, ImageOps
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,9 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from homeroll.daemon.collage.crop import Box
 from PIL import Image, ImageOps
+
+from homeroll.daemon.collage.crop import Box
 
 try:  # HEIC/HEIF support; without it those files are skipped with a reason
     import pillow_heif

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from homeroll.daemon.memories.library import Library
 
 SAME_BUCKET_PENALTY = 0.3

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from homeroll.daemon.memories.library import Library, ordinal_to_date, sessions
 from homeroll.daemon.memories.model import Candidate
 from homeroll.daemon.memories.titles import day_span, join_names, plural

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from homeroll.daemon.memories.library import Library, haversine_km
 
 log = logging.getLogger(__name__)

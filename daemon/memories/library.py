@@ -14,8 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from homeroll.daemon.store import memories as store
 from sqlite_utils import Database
+
+from homeroll.daemon.store import memories as store
 
 #: A night belongs to the evening before it: photos before this hour count for the previous day
 #: (applied in SQL, store.memories.SELECTION_SQL).

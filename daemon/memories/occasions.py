@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+
 from homeroll.daemon.memories.library import Library, moments, ordinal_to_date
 from homeroll.daemon.memories.model import Candidate
 from homeroll.daemon.memories.titles import day_span, join_names, ordinal, plural, possessive

@@ -14,6 +14,7 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
+
 from homeroll.daemon.memories.library import Library, ordinal_to_date
 from homeroll.daemon.memories.model import Candidate
 from homeroll.daemon.memories.titles import join_names, plural

@@ -21,6 +21,8 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
+from sqlite_utils import Database
+
 from homeroll.daemon.config import Config
 from homeroll.daemon.memories.curate import curate
 from homeroll.daemon.memories.gatherings import find_gatherings
@@ -33,7 +35,6 @@ from homeroll.daemon.memories.titles import PlaceNamer
 from homeroll.daemon.memories.trips import find_trips
 from homeroll.daemon.store import items as items_store
 from homeroll.daemon.store import memories as store
-from sqlite_utils import Database
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+
 from homeroll.daemon.memories.library import Library
 
 log = logging.getLogger(__name__)

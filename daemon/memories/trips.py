@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from homeroll.daemon.memories.library import Library, moments, ordinal_to_date
 from homeroll.daemon.memories.model import Candidate
 from homeroll.daemon.memories.titles import PlaceNamer, day_span, join_names, month_span, number, plural

@@ -10,8 +10,9 @@ import json
 import os
 from typing import Any
 
-from homeroll.daemon.store.items import now_iso
 from sqlite_utils import Database
+
+from homeroll.daemon.store.items import now_iso
 
 __all__ = ["approved_not_exported", "exports_for", "mark_exported", "memory_for_export", "record_export"]
 

@@ -13,9 +13,10 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlite_utils import Database
+
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.store.items import item_for_path, now_iso
-from sqlite_utils import Database
 
 __all__ = [
     "STATUSES", "KINDS", "list_memories", "get_memory", "approve", "reject", "rename", "remove_item",

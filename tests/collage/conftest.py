@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
 from homeroll.daemon import store
 from homeroll.daemon.collage.sources import Source, SourceError, probe
 from homeroll.daemon.store import items as store_items
-from PIL import Image
 
 FACES = "face_recognition/examples"
 FACE_PHOTOS = [

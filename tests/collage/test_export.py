@@ -11,6 +11,8 @@ import sys
 import time
 
 import pytest
+from PIL import Image
+
 from homeroll.daemon import config as config_mod
 from homeroll.daemon.collage.export import (
     NO_TMPFILE_ENV,
@@ -22,8 +24,6 @@ from homeroll.daemon.collage.export import (
 )
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.store.exports import exports_for
-from PIL import Image
-
 from tests.conftest import HOMEROLL, run_cli
 
 FACES = "face_recognition/examples"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from homeroll.daemon.collage.caption import date_range_text, fit_text, font_candidates
 from homeroll.daemon.collage.crop import face_aware_crop
 from homeroll.daemon.collage.layout import LAYOUTS, MAX_PICKS, Rect, choose_layout, compute_layout

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageChops, ImageStat
+
 from homeroll.daemon.collage.export import _encode
 from homeroll.daemon.collage.render import PRESETS, STYLES, Caption, render_collage
 from homeroll.daemon.collage.sources import Source, decode_for_tile, probe
-from PIL import Image, ImageChops, ImageStat
-
 from tests.collage.conftest import FACE_PHOTOS, dlib_faces
 
 EPS = 1e-6

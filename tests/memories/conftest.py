@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+
 from homeroll.daemon import config as config_mod
 from homeroll.daemon import store
 from homeroll.daemon.memories.select import run_selection
-
 from tests.memories.camera_roll import generate
 
 SEEDS = (1, 2, 3)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from homeroll.daemon import config as config_mod
 from homeroll.daemon import store
-
 from tests.conftest import cli_json, run_cli
 from tests.memories.camera_roll import generate
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+
 from homeroll.daemon.memories.select import run_selection
 from homeroll.daemon.store import memories as store
-
 from tests.memories.conftest import SEEDS, TODAY, roll_db, selection_config
 
 pytestmark = pytest.mark.parametrize("seed", SEEDS)

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 from homeroll.daemon.memories.select import run_selection
 from homeroll.daemon.store import items as items_store
 from homeroll.daemon.store import memories as store
-
 from tests.memories.conftest import TODAY, roll_db, selection_config
 
 SEED = 2
@@ -176,6 +175,7 @@ def test_configured_home_wins(tmp_path):
 
 def test_unknown_ids_are_user_errors(tmp_path):
     import pytest
+
     from homeroll.daemon.errors import UserError
 
     db, _ = roll_db(SEED)
