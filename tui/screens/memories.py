@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header, Input, Static
+
 from homeroll.daemon.errors import UserError
 from homeroll.tui.backend import Unavailable
 from homeroll.tui.messages import MemoriesLoaded
 from homeroll.tui.screens.base import DataScreen
 from homeroll.tui.widgets.filter_bar import FilterBar
 from homeroll.tui.widgets.memory_table import MemoryTable
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Static
 
 
 class MemoriesScreen(DataScreen):
@@ -71,8 +72,8 @@ class MemoriesScreen(DataScreen):
     def search_done(self) -> None:
         self.table.focus()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table is self.table:
+    def on_memory_table_selected(self, event: MemoryTable.Selected) -> None:
+        if event.table is self.table:
             self.action_open()
 
     # -- actions --------------------------------------------------------------------------------
