@@ -23,10 +23,11 @@ class MemoryLoaded(Message):
 
 @dataclass
 class ThumbLoaded(Message):
-    """One preview image ready for the tile keyed ``key`` (an item id or a face id)."""
+    """One preview ready for the tile keyed ``key`` (an item id or a face id): a picture already drawn
+    as character cells, a decoded image (for graphics renderers), or None (no preview)."""
 
     key: int
-    image: PILImage.Image | None
+    image: Any
 
 
 @dataclass

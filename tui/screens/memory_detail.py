@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header
+
 from homeroll.tui.backend import Unavailable
 from homeroll.tui.messages import ActionFailed, CollagePreviewReady, MemoryLoaded, ThumbLoaded
 from homeroll.tui.screens.base import DataScreen
 from homeroll.tui.screens.dialogs import FormScreen, ImagePreviewScreen
 from homeroll.tui.widgets.memory_summary import MemorySummary
-from homeroll.tui.widgets.thumb_tile import ThumbTile
+from homeroll.tui.widgets.thumb_tile import ThumbTile, prepare_preview
 from homeroll.tui.widgets.tile_grid import TileGrid
-from textual import work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.widgets import Footer, Header
 
 
 def pick_caption(media: dict[str, Any], is_cover: bool) -> str:
@@ -43,13 +44,19 @@ class MemoryDetailScreen(DataScreen):
     def compose(self) -> ComposeResult:
         yield Header(icon="#")
         yield MemorySummary()
-        yield TileGrid(id="picks")
+        # Placeholders for the picks the list row already counted: the first frame shows the grid,
+        # and the photos fill the same tiles when the memory has loaded (no re-layout).
+        placeholders = int((self.memory or {}).get("picks") or 0)
+        yield TileGrid(*(ThumbTile(None, "") for _ in range(placeholders)), id="picks")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = "Memory"
         if self.memory is not None:
             self.query_one(MemorySummary).show({**self.memory, "media": []})
+        tiles = self.query_one(TileGrid).tiles()
+        if tiles:
+            tiles[0].focus()
 
     def reload(self) -> None:
         self.load(self.memory_id)
@@ -72,26 +79,42 @@ class MemoryDetailScreen(DataScreen):
         grid = self.query_one(TileGrid)
         item_ids = [m["item_id"] for m in media]
         if item_ids != self._shown_items:
+            tiles = grid.tiles()
             focused = grid.focused_tile()
-            index = grid.tiles().index(focused) if focused else 0
+            index = tiles.index(focused) if focused else 0
             self._shown_items = item_ids
-            grid.remove_children()
-            tiles = [ThumbTile(m["item_id"], pick_caption(m, m["item_id"] == cover), data=m) for m in media]
-            grid.mount_all(tiles)
-            if tiles:
+            if len(tiles) > len(media):
+                for tile in tiles[len(media):]:
+                    tile.remove()
+                tiles = tiles[:len(media)]
+            changed = [m for tile, m in zip(tiles, media, strict=False) if tile.key != m["item_id"]]
+            for tile, m in zip(tiles, media, strict=False):
+                if tile.key != m["item_id"]:
+                    tile.reset(m["item_id"], pick_caption(m, m["item_id"] == cover), data=m)
+            extra = [ThumbTile(m["item_id"], pick_caption(m, m["item_id"] == cover), data=m)
+                     for m in media[len(tiles):]]
+            if extra:
+                grid.mount_all(extra)
+                changed.extend(media[len(tiles):])
+            tiles = tiles + extra
+            if tiles and (focused is None or focused not in tiles):
                 tiles[min(index, len(tiles) - 1)].focus()
-            self.load_thumbs([(m["item_id"], m.get("thumb")) for m in media])
+            if changed:
+                self.load_thumbs([(m["item_id"], m.get("thumb")) for m in changed])
         for tile in grid.tiles():
             is_cover = tile.key == cover
             tile.set_class(is_cover, "-cover")
-            tile.set_caption(pick_caption(tile.data, is_cover))
+            if tile.key is not None:
+                tile.set_caption(pick_caption(tile.data, is_cover))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="thumbs")
     def load_thumbs(self, thumbs: list[tuple[int, str | None]]) -> None:
+        renderer = self.app.image_renderer  # type: ignore[attr-defined]
         for item_id, thumb in thumbs:
             if self.cancelled():
                 return
-            self.post_message(ThumbLoaded(item_id, self.backend.load_thumb(thumb)))
+            preview = prepare_preview(self.backend.load_thumb(thumb), renderer)
+            self.post_message(ThumbLoaded(item_id, preview))
 
     def on_thumb_loaded(self, message: ThumbLoaded) -> None:
         tile = self.query_one(TileGrid).tile(message.key)
@@ -106,6 +129,9 @@ class MemoryDetailScreen(DataScreen):
         tile = self.query_one(TileGrid).focused_tile()
         if tile is None:
             self.notify("Highlight a photo first (arrow keys or click).", severity="warning", timeout=3)
+        elif tile.key is None:
+            self.notify("The photos are still loading.", severity="warning", timeout=3)
+            return None
         return tile
 
     def action_back(self) -> None:

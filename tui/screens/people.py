@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeroll.tui.backend import Unavailable, image_from_bytes
-from homeroll.tui.messages import ActionFailed, FacesLoaded, PeopleLoaded, ThumbLoaded
-from homeroll.tui.screens.base import DataScreen
-from homeroll.tui.screens.dialogs import NEW_PERSON, ChoosePersonScreen, ConfirmScreen, FormScreen
-from homeroll.tui.widgets.people_table import PeopleTable, person_label
-from homeroll.tui.widgets.thumb_tile import ThumbTile
-from homeroll.tui.widgets.tile_grid import TileGrid
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Static
+
+from homeroll.tui.backend import Unavailable, image_from_bytes
+from homeroll.tui.messages import ActionFailed, FacesLoaded, PeopleLoaded, ThumbLoaded
+from homeroll.tui.screens.base import DataScreen
+from homeroll.tui.screens.dialogs import NEW_PERSON, ChoosePersonScreen, ConfirmScreen, FormScreen
+from homeroll.tui.widgets.people_table import PeopleTable, person_label
+from homeroll.tui.widgets.thumb_tile import ThumbTile, prepare_preview
+from homeroll.tui.widgets.tile_grid import TileGrid
 
 #: Face crops shown per person (the count in the header is always the full one).
 FACES_SHOWN = 48
@@ -140,6 +141,7 @@ class PeopleScreen(DataScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="crops")
     def load_crops(self, face_ids: list[int]) -> None:
+        renderer = self.app.image_renderer  # type: ignore[attr-defined]
         for face_id in face_ids:
             if self.cancelled():
                 return
@@ -147,7 +149,7 @@ class PeopleScreen(DataScreen):
                 crop = self.backend.face_crop(face_id)
             except Unavailable:
                 crop = None
-            self.post_message(ThumbLoaded(face_id, image_from_bytes(crop)))
+            self.post_message(ThumbLoaded(face_id, prepare_preview(image_from_bytes(crop), renderer)))
 
     def on_thumb_loaded(self, message: ThumbLoaded) -> None:
         tile = self.query_one(TileGrid).tile(message.key)
