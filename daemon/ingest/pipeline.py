@@ -83,6 +83,32 @@ def _live_photo_partner(root: str, relpath: str) -> str | None:
     return None
 
 
+BATCH_SECONDS = 0.5
+
+
+class _Batches:
+    """Group the per-file transactions (they become savepoints) into one commit every BATCH_SECONDS."""
+
+    def __init__(self, db: Database) -> None:
+        self.conn = db.conn
+        self.opened = 0.0
+
+    def __enter__(self) -> _Batches:
+        return self
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if self.conn.in_transaction and now - self.opened >= BATCH_SECONDS:
+            self.conn.commit()
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN")
+            self.opened = now
+
+    def __exit__(self, *exc) -> None:
+        if self.conn.in_transaction:
+            self.conn.commit()
+
+
 class Indexer:
     """Owns the worker processes and the geocoder; use as a context manager."""
 
@@ -220,24 +246,31 @@ class Indexer:
 
     def _analyse_and_store(self, root: str, photos: list[tuple[str, str]], videos: list[str], stats: ScanStats,
                            progress: Progress | None = None) -> dict[str, str]:
-        """Analyse in the workers and store; photos first, so a Live Photo's video finds its photo indexed."""
+        """Analyse in the workers and store; photos first, so a Live Photo's video finds its photo indexed.
+
+        Items are committed in short batches (at most ``BATCH_SECONDS`` of work): far fewer commits on a
+        big scan, and a crash loses only uncommitted files, which the next scan indexes (once).
+        """
         outcomes: dict[str, str] = {}
         total = len(photos) + len(videos)
-        for _, relpath, result in self.pool.map(photos):
-            outcomes[relpath] = self._store(root, relpath, result, stats)
-            if progress:
-                progress(len(outcomes), total)
-        plain_videos = []
-        for relpath in videos:
-            partner = _live_photo_partner(root, relpath)
-            if partner and self._attach_live(root, relpath, partner, stats):
-                outcomes[relpath] = "indexed"
-            else:
-                plain_videos.append((os.path.join(root, relpath), relpath))
-        for _, relpath, result in self.pool.map(plain_videos):
-            outcomes[relpath] = self._store(root, relpath, result, stats)
-            if progress:
-                progress(len(outcomes), total)
+        with _Batches(self.db) as batch:
+            for _, relpath, result in self.pool.map(photos):
+                outcomes[relpath] = self._store(root, relpath, result, stats)
+                batch.tick()
+                if progress:
+                    progress(len(outcomes), total)
+            plain_videos = []
+            for relpath in videos:
+                partner = _live_photo_partner(root, relpath)
+                if partner and self._attach_live(root, relpath, partner, stats):
+                    outcomes[relpath] = "indexed"
+                else:
+                    plain_videos.append((os.path.join(root, relpath), relpath))
+            for _, relpath, result in self.pool.map(plain_videos):
+                outcomes[relpath] = self._store(root, relpath, result, stats)
+                batch.tick()
+                if progress:
+                    progress(len(outcomes), total)
         return outcomes
 
     def scan(self, progress: Progress | None = None, roots: Iterable[str] | None = None) -> ScanStats:

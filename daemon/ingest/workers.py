@@ -11,8 +11,11 @@ import logging
 import multiprocessing as mp
 import os
 import time
+from collections import deque
 from multiprocessing.connection import Connection, wait
 from typing import Any
+
+from homeroll.daemon.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -69,25 +72,40 @@ def _warm_up() -> None:
 
 
 class _Worker:
+    """One spawned process and the jobs sent to it, oldest first (it works through them in order)."""
+
     def __init__(self, ctx, settings: dict[str, Any]) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child, settings), daemon=True,
                                    name="homeroll-index-worker")
         self.process.start()
         child.close()
-        self.job: tuple[int, str, str] | None = None
-        self.started = 0.0
+        self.jobs: deque[tuple[int, str, str]] = deque()
+        self.started = 0.0  # when the oldest job began (the previous one finished)
         self.ready = False
+
+    def _wait_ready(self) -> None:
+        # A fresh worker imports Pillow, numpy, PyAV…: seconds on a Pi. That is not the file's time.
+        try:
+            if self.conn.poll(STARTUP_TIMEOUT):
+                self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join(2)
+            raise UserError(f"the indexing worker process could not start (exit code {self.process.exitcode}); "
+                            "run with --log-level debug") from None
+        self.ready = True
 
     def submit(self, job: tuple[int, str, str]) -> None:
         if not self.ready:
-            # A fresh worker imports Pillow, numpy, PyAV…: seconds on a Pi. That is not the file's time.
-            if self.conn.poll(STARTUP_TIMEOUT):
-                self.conn.recv()
-            self.ready = True
-        self.job = job
-        self.started = time.monotonic()
+            self._wait_ready()
+        if not self.jobs:
+            self.started = time.monotonic()
+        self.jobs.append(job)
         self.conn.send(job)
+
+    def finished(self) -> tuple[int, str, str]:
+        self.started = time.monotonic()
+        return self.jobs.popleft()
 
     def kill(self) -> None:
         try:
@@ -109,7 +127,14 @@ class _Worker:
 
 
 class WorkerPool:
-    """Analyse files in parallel; results come back in completion order as (path, relpath, result)."""
+    """Analyse files in parallel; results come back in completion order as (path, relpath, result).
+
+    Each worker has up to ``IN_FLIGHT`` files queued, so it starts the next file while the parent
+    stores the last one. A timeout or crash is charged to the file the worker was on; the files queued
+    behind it go to the replacement worker.
+    """
+
+    IN_FLIGHT = 2
 
     def __init__(self, settings: dict[str, Any], workers: int, timeout: float) -> None:
         self._ctx = mp.get_context("spawn")
@@ -128,12 +153,21 @@ class WorkerPool:
     def map(self, jobs):
         """Yield (path, relpath, result) for each (path, relpath) in ``jobs`` (any iterable, consumed lazily)."""
         self._ensure()
+        for worker in list(self._workers):
+            if worker.jobs:  # a previous caller stopped early: its results are stale
+                self._replace(worker)
         pending = iter(jobs)
+        retry: deque[tuple[int, str, str]] = deque()
         token = 0
         exhausted = False
         while True:
             for worker in self._workers:
-                if worker.job is None and not exhausted:
+                while len(worker.jobs) < self.IN_FLIGHT:
+                    if retry:
+                        worker.submit(retry.popleft())
+                        continue
+                    if exhausted:
+                        break
                     try:
                         path, relpath = next(pending)
                     except StopIteration:
@@ -141,28 +175,29 @@ class WorkerPool:
                         break
                     token += 1
                     worker.submit((token, path, relpath))
-            busy = [w for w in self._workers if w.job is not None]
+            busy = [w for w in self._workers if w.jobs]
             if not busy:
                 return
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0)
-            now = time.monotonic()
             for worker in busy:
-                job = worker.job
                 if worker.conn in ready:
                     try:
-                        _, result = worker.conn.recv()
+                        while worker.jobs and worker.conn.poll():
+                            _, result = worker.conn.recv()
+                            job = worker.finished()
+                            yield job[1], job[2], result
                     except (EOFError, OSError):
-                        result = None
-                    if result is not None:
-                        worker.job = None
-                        yield job[1], job[2], result
-                        continue
+                        pass
+                if not worker.jobs:
+                    continue
                 if worker.process.sentinel in ready or not worker.process.is_alive():
                     reason = f"decoder crashed (exit code {worker.process.exitcode})"
-                elif now - worker.started > self._timeout:
+                elif time.monotonic() - worker.started > self._timeout:
                     reason = f"decoder timed out after {self._timeout:g} s"
                 else:
                     continue
+                job = worker.jobs.popleft()
+                retry.extend(worker.jobs)
                 log.warning("%s: %s", job[1], reason)
                 self._replace(worker)
                 yield job[1], job[2], {"skip": reason}
