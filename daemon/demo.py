@@ -280,7 +280,9 @@ def generate_camera_roll(dest: Path, seed: int = 7, today: date | None = None, f
         when = datetime.combine(today - timedelta(days=30 + k), datetime.min.time()) + timedelta(hours=21)
         path = shots / f"Screenshot_{when:%Y%m%d-%H%M%S}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (1080, 2400), (250, 250, 250)).save(path)
+        shot = Image.new("RGB", (1080, 2400), (250, 250, 250))
+        ImageDraw.Draw(shot).rectangle((60, 300 + 400 * k, 1020, 600 + 400 * k), fill=(40, 120 + 40 * k, 200))
+        shot.save(path)
         manifest["screenshots"] += 1
     wa = dest / "anna-pixel" / "WhatsApp" / "Media" / "WhatsApp Images"
     for k in range(3):
