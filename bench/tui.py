@@ -116,7 +116,6 @@ async def measure(cfg, started: float | None = None, first_paint_only: bool = Fa
     from homeroll.tui.screens.memories import MemoriesScreen
     from homeroll.tui.screens.memory_detail import MemoryDetailScreen
     from homeroll.tui.widgets.memory_table import MemoryTable
-    from homeroll.tui.widgets.thumb_tile import ThumbTile
     from homeroll.tui.widgets.tile_grid import TileGrid
 
     results: dict[str, float] = {}
@@ -165,13 +164,13 @@ async def measure(cfg, started: float | None = None, first_paint_only: bool = Fa
             screen = detail()
             if screen is None:
                 return False
-            tiles = screen.query_one(TileGrid).query(ThumbTile)
-            return bool(tiles) and all(shown(tile) for tile in tiles) and shown(screen.query_one("MemorySummary"))
+            grid = screen.query_one(TileGrid)
+            return bool(grid.tiles()) and shown(grid) and shown(screen.query_one("MemorySummary"))
 
         def images_in() -> bool:
             screen = detail()
             return screen is not None and opened() and all(
-                tile.has_image for tile in screen.query_one(TileGrid).query(ThumbTile))
+                tile.has_image for tile in screen.query_one(TileGrid).tiles())
 
         opens, open_cpu, images = [], [], []
         for _ in range(8):

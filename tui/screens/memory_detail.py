@@ -15,7 +15,7 @@ from homeroll.tui.screens.base import DataScreen
 from homeroll.tui.screens.dialogs import FormScreen, ImagePreviewScreen
 from homeroll.tui.widgets.memory_summary import MemorySummary
 from homeroll.tui.widgets.thumb_tile import ThumbTile, prepare_preview
-from homeroll.tui.widgets.tile_grid import TileGrid
+from homeroll.tui.widgets.tile_grid import GraphicTileGrid, Tile, TileGrid, make_tile_grid
 
 
 def pick_caption(media: dict[str, Any], is_cover: bool) -> str:
@@ -39,24 +39,26 @@ class MemoryDetailScreen(DataScreen):
         super().__init__()
         self.memory_id = memory_id
         self.memory: dict[str, Any] | None = row
-        self._shown_items: list[int] = []
+        self._loading: list[tuple[int, str | None]] = []
 
     def compose(self) -> ComposeResult:
         yield Header(icon="#")
         yield MemorySummary()
         # Placeholders for the picks the list row already counted: the first frame shows the grid,
-        # and the photos fill the same tiles when the memory has loaded (no re-layout).
+        # and the photos fill the same tiles when the memory has loaded.
         placeholders = int((self.memory or {}).get("picks") or 0)
-        yield TileGrid(*(ThumbTile(None, "") for _ in range(placeholders)), id="picks")
+        yield make_tile_grid(self.app.image_renderer, placeholders, id="picks")  # type: ignore[attr-defined]
         yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def grid(self) -> TileGrid | GraphicTileGrid:
+        return self.query_one("#picks")  # type: ignore[return-value]
 
     def on_mount(self) -> None:
         self.sub_title = "Memory"
         if self.memory is not None:
             self.query_one(MemorySummary).show({**self.memory, "media": []})
-        tiles = self.query_one(TileGrid).tiles()
-        if tiles:
-            tiles[0].focus()
+        self.grid.focus_first()
 
     def reload(self) -> None:
         self.load(self.memory_id)
@@ -76,36 +78,15 @@ class MemoryDetailScreen(DataScreen):
         self.query_one(MemorySummary).show(message.memory)
         media = (message.memory or {}).get("media") or []
         cover = (message.memory or {}).get("cover")
-        grid = self.query_one(TileGrid)
-        item_ids = [m["item_id"] for m in media]
-        if item_ids != self._shown_items:
-            tiles = grid.tiles()
-            focused = grid.focused_tile()
-            index = tiles.index(focused) if focused else 0
-            self._shown_items = item_ids
-            if len(tiles) > len(media):
-                for tile in tiles[len(media):]:
-                    tile.remove()
-                tiles = tiles[:len(media)]
-            changed = [m for tile, m in zip(tiles, media, strict=False) if tile.key != m["item_id"]]
-            for tile, m in zip(tiles, media, strict=False):
-                if tile.key != m["item_id"]:
-                    tile.reset(m["item_id"], pick_caption(m, m["item_id"] == cover), data=m)
-            extra = [ThumbTile(m["item_id"], pick_caption(m, m["item_id"] == cover), data=m)
-                     for m in media[len(tiles):]]
-            if extra:
-                grid.mount_all(extra)
-                changed.extend(media[len(tiles):])
-            tiles = tiles + extra
-            if tiles and (focused is None or focused not in tiles):
-                tiles[min(index, len(tiles) - 1)].focus()
-            if changed:
-                self.load_thumbs([(m["item_id"], m.get("thumb")) for m in changed])
-        for tile in grid.tiles():
-            is_cover = tile.key == cover
-            tile.set_class(is_cover, "-cover")
-            if tile.key is not None:
-                tile.set_caption(pick_caption(tile.data, is_cover))
+        grid = self.grid
+        missing = grid.set_tiles([(m["item_id"], pick_caption(m, m["item_id"] == cover), m) for m in media],
+                                 cover=cover)
+        grid.focus_first()
+        thumbs = {m["item_id"]: m.get("thumb") for m in media}
+        wanted = [(key, thumbs[key]) for key in missing]
+        if wanted and wanted != self._loading:
+            self._loading = wanted
+            self.load_thumbs(wanted)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="thumbs")
     def load_thumbs(self, thumbs: list[tuple[int, str | None]]) -> None:
@@ -117,16 +98,14 @@ class MemoryDetailScreen(DataScreen):
             self.post_message(ThumbLoaded(item_id, preview))
 
     def on_thumb_loaded(self, message: ThumbLoaded) -> None:
-        tile = self.query_one(TileGrid).tile(message.key)
-        if tile is not None:
-            tile.set_image(message.image)
+        self.grid.set_image(message.key, message.image)
 
     # -- actions --------------------------------------------------------------------------------
     def _title(self) -> str:
         return (self.memory or {}).get("title") or f"memory {self.memory_id}"
 
-    def _pick(self) -> ThumbTile | None:
-        tile = self.query_one(TileGrid).focused_tile()
+    def _pick(self) -> Tile | ThumbTile | None:
+        tile = self.grid.focused_tile()
         if tile is None:
             self.notify("Highlight a photo first (arrow keys or click).", severity="warning", timeout=3)
         elif tile.key is None:

@@ -15,8 +15,8 @@ from homeroll.tui.messages import ActionFailed, FacesLoaded, PeopleLoaded, Thumb
 from homeroll.tui.screens.base import DataScreen
 from homeroll.tui.screens.dialogs import NEW_PERSON, ChoosePersonScreen, ConfirmScreen, FormScreen
 from homeroll.tui.widgets.people_table import PeopleTable, person_label
-from homeroll.tui.widgets.thumb_tile import ThumbTile, prepare_preview
-from homeroll.tui.widgets.tile_grid import TileGrid
+from homeroll.tui.widgets.thumb_tile import prepare_preview
+from homeroll.tui.widgets.tile_grid import GraphicTileGrid, TileGrid, make_tile_grid
 
 #: Face crops shown per person (the count in the header is always the full one).
 FACES_SHOWN = 48
@@ -69,8 +69,12 @@ class PeopleScreen(DataScreen):
                 yield PeopleTable(id="people")
             with Vertical(id="faces-side"):
                 yield Static("", id="person-header")
-                yield TileGrid(id="faces")
+                yield make_tile_grid(self.app.image_renderer, id="faces")  # type: ignore[attr-defined]
         yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def grid(self) -> TileGrid | GraphicTileGrid:
+        return self.query_one("#faces")  # type: ignore[return-value]
 
     @property
     def table(self) -> PeopleTable:
@@ -97,7 +101,7 @@ class PeopleScreen(DataScreen):
         if not message.people:
             self.query_one("#person-header", Static).update(
                 message.error or "Nobody yet: people appear after the faces job has found a face several times.")
-            self.query_one(TileGrid).remove_children()
+            self.grid.set_tiles([])
             self._faces_for, self._face_ids = None, []
             return
         self._show_person(force=True)
@@ -133,11 +137,11 @@ class PeopleScreen(DataScreen):
         if message.person_id == self._faces_for and face_ids == self._face_ids:
             return
         self._faces_for, self._face_ids = message.person_id, face_ids
-        grid = self.query_one(TileGrid)
-        grid.remove_children()
-        grid.mount_all([ThumbTile(f["id"], f"photo {f['item_id']}" + (" (you)" if f.get("assigned_by") == "user" else ""),
-                                  data=f) for f in message.faces])
-        self.load_crops(face_ids)
+        missing = self.grid.set_tiles([
+            (f["id"], f"photo {f['item_id']}" + (" (you)" if f.get("assigned_by") == "user" else ""), f)
+            for f in message.faces])
+        if missing:
+            self.load_crops(missing)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="crops")
     def load_crops(self, face_ids: list[int]) -> None:
@@ -152,9 +156,7 @@ class PeopleScreen(DataScreen):
             self.post_message(ThumbLoaded(face_id, prepare_preview(image_from_bytes(crop), renderer)))
 
     def on_thumb_loaded(self, message: ThumbLoaded) -> None:
-        tile = self.query_one(TileGrid).tile(message.key)
-        if tile is not None:
-            tile.set_image(message.image)
+        self.grid.set_image(message.key, message.image)
 
     # -- actions --------------------------------------------------------------------------------
     def _person(self) -> dict[str, Any] | None:
@@ -164,9 +166,9 @@ class PeopleScreen(DataScreen):
         return person
 
     def action_switch(self) -> None:
-        grid = self.query_one(TileGrid)
+        grid = self.grid
         if grid.focused_tile() is None and grid.tiles():
-            grid.tiles()[0].focus()
+            grid.focus_first()
         else:
             self.table.focus()
 
@@ -217,7 +219,7 @@ class PeopleScreen(DataScreen):
                              chosen)
 
     def action_move(self) -> None:
-        tile = self.query_one(TileGrid).focused_tile()
+        tile = self.grid.focused_tile()
         if tile is None:
             self.notify("Highlight a face first (tab, then arrow keys).", severity="warning", timeout=3)
             return
