@@ -11,6 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
 from homeroll.daemon.config import Config
 from homeroll.tui.backend import Backend
 from homeroll.tui.messages import DataChanged
@@ -18,9 +22,6 @@ from homeroll.tui.screens.base import DataScreen
 from homeroll.tui.screens.memories import MemoriesScreen
 from homeroll.tui.screens.people import PeopleScreen
 from homeroll.tui.screens.status import StatusScreen
-from textual import work
-from textual.app import App
-from textual.binding import Binding
 
 __all__ = ["HomerollApp", "run_tui"]
 

@@ -14,10 +14,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
+from PIL import Image as PILImage
+
 from homeroll.daemon import store
 from homeroll.daemon.config import Config
 from homeroll.daemon.store import items as store_items
-from PIL import Image as PILImage
 
 T = TypeVar("T")
 

@@ -6,9 +6,9 @@ import asyncio
 import inspect
 
 import pytest
-from homeroll.tui.app import HomerollApp
 from textual_image._terminal import CellSize, get_cell_size
 
+from homeroll.tui.app import HomerollApp
 from tests.tui.library import NOW, build
 
 # Pin the terminal cell size textual-image uses, so image previews render the same everywhere.

@@ -13,11 +13,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from PIL import Image, ImageDraw
+from sqlite_utils import Database
+
 from homeroll.daemon import store
 from homeroll.daemon.config import Config
 from homeroll.daemon.store import items as store_items
-from PIL import Image, ImageDraw
-from sqlite_utils import Database
 
 #: Library root recorded in the DB: fixed (not the tmp dir) so screens and snapshots do not vary.
 ROOT = "/srv/photos/phone"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from homeroll.daemon import config as config_mod
 from homeroll.tui.app import HomerollApp
-
 from tests.tui.conftest import settle  # importing it also pins the image cell size
 from tests.tui.library import NOW, build
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+
 from homeroll.daemon import store
 from homeroll.daemon.store import memories as store_memories
 from homeroll.tui.screens.memory_detail import MemoryDetailScreen
 from homeroll.tui.widgets.memory_table import MemoryTable
 from homeroll.tui.widgets.tile_grid import TileGrid
-
 from tests.tui.conftest import screen_text, settle
 from tests.tui.library import add_originals
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+
 from homeroll.daemon import store
 from homeroll.tui.screens.dialogs import ConfirmScreen
 from homeroll.tui.widgets.people_table import PeopleTable
 from homeroll.tui.widgets.tile_grid import TileGrid
-
 from tests.tui.conftest import screen_text, settle
 
 needs_faces = pytest.mark.skipif(importlib.util.find_spec("homeroll.daemon.store.faces") is None,

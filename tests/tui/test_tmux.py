@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from homeroll.daemon import store
 from homeroll.daemon.store import memories as store_memories
-
 from tests.tui.library import build
 
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from homeroll.daemon.errors import UserError
-from homeroll.tui.backend import Backend, Unavailable
-from homeroll.tui.messages import ActionDone, ActionFailed, DataChanged
 from textual import work
 from textual.screen import Screen
 from textual.worker import get_current_worker
+
+from homeroll.daemon.errors import UserError
+from homeroll.tui.backend import Backend, Unavailable
+from homeroll.tui.messages import ActionDone, ActionFailed, DataChanged
 
 
 class DataScreen(Screen):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeroll.tui.widgets.preview_image import PreviewImage
 from PIL import Image as PILImage
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
+
+from homeroll.tui.widgets.preview_image import PreviewImage
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}

@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from homeroll.tui.backend import FACES_TODO_CAP
-from homeroll.tui.format import ago, clip
-from homeroll.tui.messages import StatusLoaded
-from homeroll.tui.screens.base import DataScreen
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Footer, Header, Static
+
+from homeroll.tui.backend import FACES_TODO_CAP
+from homeroll.tui.format import ago, clip
+from homeroll.tui.messages import StatusLoaded
+from homeroll.tui.screens.base import DataScreen
 
 
 def _value(raw: str) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeroll.tui.format import date_range, kind_label, names
 from rich.text import Text
 from textual.widgets import Static
+
+from homeroll.tui.format import date_range, kind_label, names
 
 
 class MemorySummary(Static):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeroll.tui.format import clip
 from textual.widgets import DataTable
+
+from homeroll.tui.format import clip
 
 
 def person_label(person: dict[str, Any]) -> str:
