@@ -61,8 +61,12 @@ class ActionFailed(Message):
     text: str
 
 
-class DataChanged(Message):
-    """Another process committed to the DB: the visible screen reloads."""
+class DataChanged(Message, bubble=False):
+    """Another process committed to the DB: the visible screen reloads.
+
+    It must not bubble: the app forwards it to the screen, and a bubbling copy would come back to
+    the app and be forwarded again, reloading the screen over and over after a single change.
+    """
 
 
 @dataclass

@@ -201,3 +201,29 @@ async def test_changes_by_another_process_appear_without_restart(make_app, tui_l
             if statuses.count("approved") == 2:
                 break
         assert statuses.count("approved") == 2
+
+
+async def test_periodic_check_reloads_only_after_another_connection_commits(make_app, tui_library):
+    """The 5-second check is PRAGMA data_version: nothing is re-read while nobody else writes."""
+    cfg, ids = tui_library
+    app = make_app(refresh_interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")  # the status screen: its reload counts 100k items on a real library
+        await settle(pilot)
+        reads = []
+        backend = app.backend
+        real_status = backend.status
+        backend.status = lambda: reads.append("status") or real_status()
+        await pilot.pause(0.6)  # about ten checks
+        assert reads == []
+        db = store.connect(cfg.db_path)
+        try:
+            store_memories.approve(db, ids["memories"]["trip:alps"])
+        finally:
+            db.close()
+        for _ in range(30):
+            await pilot.pause(0.05)
+            if reads:
+                break
+        assert reads == ["status"]
