@@ -227,3 +227,64 @@ async def test_periodic_check_reloads_only_after_another_connection_commits(make
             if reads:
                 break
         assert reads == ["status"]
+
+
+async def test_list_keys_and_a_click_open_the_memory_under_the_pointer(make_app, tui_library):
+    _, ids = tui_library
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(MemoryTable)
+        await pilot.press("end")
+        assert table.current_id() == ids["memories"]["trip:alps"]
+        await pilot.press("home")
+        assert table.current_id() == ids["memories"]["gathering:bbq"]
+        await pilot.press("pagedown")
+        assert table.current_id() == ids["memories"]["trip:alps"]
+        # Line 0 of the list is its header; line 2 is the second memory.
+        await pilot.click(MemoryTable, offset=(5, 2))
+        await settle(pilot)
+        assert isinstance(app.screen, MemoryDetailScreen)
+        assert app.screen.memory_id == ids["memories"]["trip:lisbon"]
+
+
+async def test_clicking_a_photo_highlights_it_for_the_next_key(make_app, tui_library):
+    cfg, ids = tui_library
+    memory_id = ids["memories"]["trip:lisbon"]
+    members = ids["members"]["trip:lisbon"]
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        grid = app.screen.query_one(TileGrid)
+        assert all(tile.has_image for tile in grid.tiles())
+        # Tiles are 18 wide with a column gap; the third tile starts at x=40 on a 120-column screen.
+        await pilot.click(TileGrid, offset=(45, 3))
+        assert grid.focused_tile().key == members[2]
+        await pilot.press("c")
+        await settle(pilot)
+        assert memory(cfg, memory_id)["cover"] == members[2]
+        assert "* " in grid.tile(members[2]).caption
+
+
+@pytest.mark.parametrize("renderer", ["tgp", "none"])
+async def test_detail_works_with_graphics_and_text_only_previews(make_app, tui_library, renderer):
+    """Kitty graphics use one textual-image widget per tile; "none" shows text only. Same keys."""
+    cfg, ids = tui_library
+    memory_id = ids["memories"]["trip:lisbon"]
+    members = ids["members"]["trip:lisbon"]
+    app = make_app(image_renderer=renderer)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        grid = app.screen.query_one("#picks")
+        assert type(grid).__name__ == ("GraphicTileGrid" if renderer == "tgp" else "TileGrid")
+        assert [tile.key for tile in grid.tiles()] == members
+        assert all(tile.has_image for tile in grid.tiles())
+        await pilot.press("right", "c")
+        await settle(pilot)
+        assert memory(cfg, memory_id)["cover"] == members[1]
+        if renderer == "none":
+            assert "[photo]" in screen_text(app)
