@@ -172,7 +172,22 @@ async def measure(cfg, started: float | None = None, first_paint_only: bool = Fa
             return screen is not None and opened() and all(
                 tile.has_image for tile in screen.query_one(TileGrid).tiles())
 
-        opens, open_cpu, images = [], [], []
+        def cursor_tile() -> int | None:
+            screen = detail()
+            tile = screen.query_one(TileGrid).focused_tile() if screen else None
+            return None if tile is None else screen.query_one(TileGrid).tiles().index(tile)
+
+        def listed() -> bool:
+            return isinstance(app.screen, MemoriesScreen) and shown(table())
+
+        async def key_to_frame(key: str, condition) -> float:
+            t = time.perf_counter()
+            waiting = asyncio.ensure_future(clock.until(condition))
+            await pilot.press(key)
+            wall, _ = await waiting
+            return (wall - t) * 1000
+
+        opens, open_cpu, images, photo_moves, backs = [], [], [], [], []
         for _ in range(8):
             t, c = time.perf_counter(), time.thread_time()
             waiting = asyncio.ensure_future(clock.until(opened))
@@ -183,12 +198,18 @@ async def measure(cfg, started: float | None = None, first_paint_only: bool = Fa
             wall, _ = await clock.until(images_in) if not images_in() else (time.perf_counter(), 0)
             images.append((wall - t) * 1000)
             await app.workers.wait_for_complete()
-            await pilot.press("escape", "down")
+            await pilot.pause(0.3)
+            photo_moves.append(await key_to_frame("right", lambda: cursor_tile() == 1))
+            await pilot.pause(0.1)
+            backs.append(await key_to_frame("escape", listed))
+            await pilot.press("down")
             await pilot.pause(0.3)
         results["open a memory (per key)"] = statistics.median(opens)
         results["open a memory (worst)"] = max(opens)
         results["open a memory, UI-thread CPU"] = statistics.median(open_cpu)
         results["all 15 previews shown"] = statistics.median(images)
+        results["next photo (right)"] = statistics.median(photo_moves)
+        results["back to the list (escape)"] = statistics.median(backs)
     return results
 
 

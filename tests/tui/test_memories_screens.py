@@ -288,3 +288,16 @@ async def test_detail_works_with_graphics_and_text_only_previews(make_app, tui_l
         assert memory(cfg, memory_id)["cover"] == members[1]
         if renderer == "none":
             assert "[photo]" in screen_text(app)
+
+
+async def test_clicking_a_key_in_the_footer_presses_it(make_app, tui_library):
+    from homeroll.tui.widgets.key_footer import KeyFooter
+
+    cfg, ids = tui_library
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert screen_text(app).splitlines()[-1].startswith("a Approve r Reject")
+        await pilot.click(KeyFooter, offset=(12, 0))  # on "r Reject"
+        await settle(pilot)
+        assert memory(cfg, ids["memories"]["gathering:bbq"])["status"] == "rejected"

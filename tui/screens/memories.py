@@ -5,13 +5,14 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from homeroll.daemon.errors import UserError
 from homeroll.tui.backend import Unavailable
 from homeroll.tui.messages import MemoriesLoaded
 from homeroll.tui.screens.base import DataScreen
 from homeroll.tui.widgets.filter_bar import FilterBar
+from homeroll.tui.widgets.key_footer import KeyFooter
 from homeroll.tui.widgets.memory_table import MemoryTable
 
 
@@ -31,7 +32,7 @@ class MemoriesScreen(DataScreen):
         yield FilterBar()
         yield MemoryTable(id="memories")
         yield Static("", id="memories-summary")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     @property
     def table(self) -> MemoryTable:

@@ -7,12 +7,13 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from homeroll.tui.backend import Unavailable
 from homeroll.tui.messages import ActionFailed, CollagePreviewReady, MemoryLoaded, ThumbLoaded
 from homeroll.tui.screens.base import DataScreen
 from homeroll.tui.screens.dialogs import FormScreen, ImagePreviewScreen
+from homeroll.tui.widgets.key_footer import KeyFooter
 from homeroll.tui.widgets.memory_summary import MemorySummary
 from homeroll.tui.widgets.thumb_tile import ThumbTile, prepare_preview
 from homeroll.tui.widgets.tile_grid import GraphicTileGrid, Tile, TileGrid, make_tile_grid
@@ -48,7 +49,7 @@ class MemoryDetailScreen(DataScreen):
         # and the photos fill the same tiles when the memory has loaded.
         placeholders = int((self.memory or {}).get("picks") or 0)
         yield make_tile_grid(self.app.image_renderer, placeholders, id="picks")  # type: ignore[attr-defined]
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     @property
     def grid(self) -> TileGrid | GraphicTileGrid:

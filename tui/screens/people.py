@@ -8,12 +8,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from homeroll.tui.backend import Unavailable, image_from_bytes
 from homeroll.tui.messages import ActionFailed, FacesLoaded, PeopleLoaded, ThumbLoaded
 from homeroll.tui.screens.base import DataScreen
 from homeroll.tui.screens.dialogs import NEW_PERSON, ChoosePersonScreen, ConfirmScreen, FormScreen
+from homeroll.tui.widgets.key_footer import KeyFooter
 from homeroll.tui.widgets.people_table import PeopleTable, person_label
 from homeroll.tui.widgets.thumb_tile import prepare_preview
 from homeroll.tui.widgets.tile_grid import GraphicTileGrid, TileGrid, make_tile_grid
@@ -70,7 +71,7 @@ class PeopleScreen(DataScreen):
             with Vertical(id="faces-side"):
                 yield Static("", id="person-header")
                 yield make_tile_grid(self.app.image_renderer, id="faces")  # type: ignore[attr-defined]
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     @property
     def grid(self) -> TileGrid | GraphicTileGrid:

@@ -9,12 +9,13 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from homeroll.tui.backend import FACES_TODO_CAP
 from homeroll.tui.format import ago, clip
 from homeroll.tui.messages import StatusLoaded
 from homeroll.tui.screens.base import DataScreen
+from homeroll.tui.widgets.key_footer import KeyFooter
 
 
 def _value(raw: str) -> str:
@@ -43,7 +44,7 @@ class StatusScreen(DataScreen):
         yield DataTable(id="roots", cursor_type="row")
         yield Static("Skipped files", classes="section", id="skipped-title")
         yield DataTable(id="skipped", cursor_type="row")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Status"
