@@ -13,8 +13,11 @@ from homeroll.tui.format import date_range, kind_label, names
 class MemorySummary(Static):
     DEFAULT_CSS = "MemorySummary { height: auto; max-height: 8; padding: 0 1; }"
 
+    _shown: str = ""
+
     def show(self, memory: dict[str, Any] | None) -> None:
         if memory is None:
+            self._shown = ""
             self.update("This memory no longer exists.")
             return
         text = Text()
@@ -23,7 +26,8 @@ class MemorySummary(Static):
         parts = [kind_label(memory.get("kind")), date_range(memory.get("start"), memory.get("end")),
                  memory.get("place") or "", names(memory.get("people"))]
         text.append("  |  ".join(p for p in parts if p))
-        picks = len(memory.get("media") or [])
+        # Before the picks have loaded, the list row's count stands in for them.
+        picks = len(memory["media"]) if memory.get("media") else int(memory.get("picks") or 0)
         text.append(f"  |  {picks} of {memory.get('members') or picks} photos\n")
         if memory.get("reason"):
             text.append("Why: ", style="bold")
@@ -31,4 +35,6 @@ class MemorySummary(Static):
         offered = memory.get("offered") or []
         if offered:
             text.append(f"\n{len(offered)} new photos since approval are offered (not added).", style="italic")
-        self.update(text)
+        if text.markup != self._shown:  # an unchanged summary costs no layout pass
+            self._shown = text.markup
+            self.update(text)
