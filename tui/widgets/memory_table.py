@@ -17,7 +17,7 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -74,7 +74,7 @@ class MemoryTable(ScrollView, can_focus=True):
         Binding("end", "cursor_to(-1)", "Last", show=False),
     ]
 
-    cursor_row: reactive[int] = reactive(0, always_update=False, init=False)
+    cursor_row: var[int] = var(0, init=False)  # a var: only the two changed lines repaint
 
     @dataclass
     class Selected(Message):
