@@ -301,3 +301,36 @@ async def test_clicking_a_key_in_the_footer_presses_it(make_app, tui_library):
         await pilot.click(KeyFooter, offset=(12, 0))  # on "r Reject"
         await settle(pilot)
         assert memory(cfg, ids["memories"]["gathering:bbq"])["status"] == "rejected"
+
+
+async def test_a_long_list_scrolls_with_the_cursor(make_app, tui_library):
+    """The list draws only the rows on screen: the cursor must bring the right rows into view."""
+    cfg, _ = tui_library
+    db = store.connect(cfg.db_path)
+    try:
+        with db.atomic():  # older rejected memories, listed after the fixture's five
+            db["memories"].insert_all({
+                "stable_key": f"extra:{n}", "kind": "gathering", "title": f"Old {n:02d}",
+                "start": f"2020-01-{1 + n % 28:02d}T09:00:00", "end": f"2020-01-{1 + n % 28:02d}T20:00:00",
+                "place": "Berlin", "people": "[]", "score": 0.1, "reason": "test", "status": "rejected",
+                "created_at": "2025-05-01T00:00:00+00:00", "updated_at": "2025-05-01T00:00:00+00:00",
+            } for n in range(60))
+    finally:
+        db.close()
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(MemoryTable)
+        assert table.row_count == 65
+        await pilot.press("end")
+        await settle(pilot)
+        last = table.current_row()["title"]
+        assert table.cursor_row == 64 and last in screen_text(app)
+        assert "Garden barbecue" not in screen_text(app)
+        await pilot.press("pageup", "home")
+        await settle(pilot)
+        assert "Garden barbecue" in screen_text(app) and last not in screen_text(app)
+        for _ in range(30):
+            await pilot.press("down")
+        await settle(pilot)
+        assert table.current_row()["title"] in screen_text(app)
