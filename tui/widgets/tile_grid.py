@@ -196,16 +196,15 @@ class TileGrid(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self.rich_style
-        virtual_y = y + int(self.scroll_offset.y)
-        row, line = divmod(virtual_y, TILE_HEIGHT)
-        columns = self.columns
+        columns = grid_columns(width)
+        row, line = divmod(y + int(self.scroll_offset.y), TILE_HEIGHT)
         segments: list[Segment] = []
         x = 0
         for col in range(columns):
             index = row * columns + col
             if index >= len(self._tiles):
                 break
-            start = self._column_x(col)
+            start = col * (width + GUTTER) // columns  # as in _column_x
             if start > x:
                 segments.append(Segment(" " * (start - x), base))
             segments.extend(self._tile_line(index, line, base))
