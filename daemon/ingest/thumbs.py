@@ -16,6 +16,8 @@ from PIL import Image, ImageOps
 
 from homeroll.daemon.ingest.metadata import SkipFile
 
+ORIENTATION = 0x0112
+
 
 def decode_for_thumbnail(image: Image.Image, size: int) -> Image.Image:
     """Draft-decode, apply EXIF orientation, convert to RGB, shrink to ``size`` on the long side."""
@@ -31,8 +33,10 @@ def decode_for_thumbnail(image: Image.Image, size: int) -> Image.Image:
         raise SkipFile(f"cannot decode ({type(exc).__name__})") from None
     except Image.DecompressionBombError as exc:
         raise SkipFile(f"decompression bomb ({exc})") from None
+    oriented = image
     try:
-        oriented = ImageOps.exif_transpose(image)
+        if image.getexif().get(ORIENTATION, 1) != 1:  # exif_transpose copies even upright images: ~10 ms at 12 MP
+            oriented = ImageOps.exif_transpose(image)
     except Exception:  # noqa: BLE001 - broken orientation data: keep the stored pixels
         oriented = image
     if oriented.mode not in ("RGB", "L"):
@@ -43,7 +47,7 @@ def decode_for_thumbnail(image: Image.Image, size: int) -> Image.Image:
             oriented = background
         else:
             oriented = oriented.convert("RGB")
-    oriented.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    oriented.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
     return oriented.convert("RGB")
 
 
