@@ -7,6 +7,7 @@ writes to the same DB; changes the service makes appear within ``refresh_interva
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,9 +61,15 @@ class HomerollApp(App):
     def on_mount(self) -> None:
         if self.refresh_interval:
             self.set_interval(self.refresh_interval, self.check_for_changes)
+        # Everything loaded so far (Textual, the styles, the first screen) lives as long as the app:
+        # keep it out of Python's full garbage collections, which otherwise walk ~100k objects and
+        # pause the UI for 80-200 ms every so often (the worst keys in bench/tui.py).
+        self.call_after_refresh(gc.freeze)
+
 
     def on_unmount(self) -> None:
         self.backend.close()
+        gc.unfreeze()  # collectable again once the app is gone (tests run many apps in one process)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
     def check_for_changes(self) -> None:
