@@ -28,7 +28,7 @@ def lookup_place(cfg: Config, db: Database, lat: float, lon: float) -> dict[str,
         place = _online(settings, db, lat, lon)
         if place:
             return place
-    place = offline_geocoder(float(settings["prefer_populous_km"])).lookup(lat, lon)
+    place = offline_geocoder(float(settings["prefer_populous_km"]), cfg.data_dir / "cache").lookup(lat, lon)
     return {**place, "source": "geonames"}
 
 
