@@ -1,7 +1,8 @@
 """TUI responsiveness on a Pi-sized library: 100,000 items, 2,000 memories (Pilot, headless).
 
 Targets (issue 7): first paint <= 1.5 s; moving the cursor and opening a memory <= 100 ms per key.
-Usage: .venv/bin/python bench/tui.py [--items 100000] [--memories 2000] [--keep DIR]
+Each figure runs from the key (or app start) to the first frame that shows the result; see
+docs/bench-tui.md. Usage: .venv/bin/python -P bench/tui.py [--items 100000] [--memories 2000] [--keep DIR]
 """
 
 from __future__ import annotations
