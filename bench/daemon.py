@@ -10,7 +10,7 @@ What it does, with a real `homeroll run` process each time:
    stat-only reconcile finds everything unchanged: time from process start to READY=1, how long the
    reconcile after READY takes, then CPU of the service (and its workers) while idle, with inotify
    and with polling (reported per 10,000 files).
-Figures go to stdout as a table next to the targets of issue 3; docs/bench-service.md records them.
+Figures go to stdout as a table next to the targets of issue 3; docs/benchmarks.md records them.
 """
 
 from __future__ import annotations

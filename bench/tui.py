@@ -2,7 +2,7 @@
 
 Targets (issue 7): first paint <= 1.5 s; moving the cursor and opening a memory <= 100 ms per key.
 Each figure runs from the key (or app start) to the first frame that shows the result; see
-docs/bench-tui.md. Usage: .venv/bin/python -P bench/tui.py [--items 100000] [--memories 2000] [--keep DIR]
+docs/benchmarks.md. Usage: .venv/bin/python -P bench/tui.py [--items 100000] [--memories 2000] [--keep DIR]
 """
 
 from __future__ import annotations
