@@ -6,35 +6,19 @@ Only ASCII punctuation, so the Linux console (no en dash in every font) shows it
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from homeroll.daemon.memories import titles
 
 KIND_LABELS = {"on_this_day": "on this day", "on-this-day": "on this day"}
 
 
-def parse_day(value: str | None) -> date | None:
-    """The calendar day of an ISO date or datetime string ('2024-07-03T10:00:00+02:00' -> 2024-07-03)."""
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
 def date_range(start: str | None, end: str | None) -> str:
-    """'3-9 Jul 2024', '28 Jun-2 Jul 2024', '30 Dec 2023-2 Jan 2024' or one day."""
-    first, last = parse_day(start), parse_day(end)
+    """'Jul 3-9, 2024', 'Jun 28-Jul 2, 2024', one day, or '' (memories' wording with an ASCII dash)."""
+    first, last = titles.iso_day(start), titles.iso_day(end)
     if first is None:
         return ""
-    if last is None or last <= first:
-        return f"{first.day} {MONTHS[first.month - 1]} {first.year}"
-    if (first.year, first.month) == (last.year, last.month):
-        return f"{first.day}-{last.day} {MONTHS[last.month - 1]} {last.year}"
-    if first.year == last.year:
-        return f"{first.day} {MONTHS[first.month - 1]}-{last.day} {MONTHS[last.month - 1]} {last.year}"
-    return f"{first.day} {MONTHS[first.month - 1]} {first.year}-{last.day} {MONTHS[last.month - 1]} {last.year}"
+    return titles.day_span(first, last or first, dash="-")
 
 
 def kind_label(kind: str | None) -> str:

@@ -8,7 +8,6 @@ the caption only; the file name and the sidecar keep the full title.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import os
 import unicodedata
@@ -16,11 +15,11 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
+from homeroll.daemon.memories import titles
+
 __all__ = ["date_range_text", "fit_text", "font_candidates", "pick_font"]
 
 _SYSTEM_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/local/share/fonts")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December")
 ELLIPSIS = "…"
 
 FontT = ImageFont.FreeTypeFont | ImageFont.ImageFont
@@ -115,28 +114,12 @@ def fit_text(text: str, path: str | None, size: int, max_width: int, min_size: i
     return font, (cut.rstrip(" ,.-·–") + ellipsis) if cut.strip() else ""
 
 
-def _parse(value: str | None) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
 def date_range_text(start: str | None, end: str | None) -> str:
-    """'6 June 2024', '6–9 June 2024', '28 June – 2 July 2024', '28 December 2023 – 2 January 2024'."""
-    first, last = _parse(start), _parse(end)
+    """'June 6, 2024', 'June 6–9, 2024', 'June 28–July 2, 2024' (memories' own wording, months in full)."""
+    first, last = titles.iso_day(start), titles.iso_day(end)
     if first is None:
         return ""
-    if last is None or last <= first:
-        return f"{first.day} {_MONTHS[first.month - 1]} {first.year}"
-    if (first.year, first.month) == (last.year, last.month):
-        return f"{first.day}–{last.day} {_MONTHS[first.month - 1]} {first.year}"
-    if first.year == last.year:
-        return f"{first.day} {_MONTHS[first.month - 1]} – {last.day} {_MONTHS[last.month - 1]} {first.year}"
-    return (f"{first.day} {_MONTHS[first.month - 1]} {first.year} – "
-            f"{last.day} {_MONTHS[last.month - 1]} {last.year}")
+    return titles.day_span(first, last or first, months=titles.LONG_MONTHS)
 
 
 def join_subtitle(parts: Sequence[str | None]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -19,7 +20,9 @@ log = logging.getLogger(__name__)
 
 #: A city is named in a title when it holds at least this share of the placed photos.
 CITY_SHARE = 0.12
-_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+LONG_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+               "October", "November", "December")
 
 
 def month_span(start: date, end: date) -> str:
@@ -31,15 +34,29 @@ def month_span(start: date, end: date) -> str:
     return f"{_MONTHS[start.month - 1]} {start.year}–{_MONTHS[end.month - 1]} {end.year}"
 
 
-def day_span(start: date, end: date) -> str:
-    """'Aug 3, 2023', 'Aug 3–9, 2023', 'Jul 30–Aug 4, 2023', 'Dec 30, 2023–Jan 2, 2024'."""
-    if start == end:
-        return f"{_MONTHS[start.month - 1]} {start.day}, {start.year}"
+def day_span(start: date, end: date, months: Sequence[str] = _MONTHS, dash: str = "–") -> str:
+    """'Aug 3, 2023', 'Aug 3–9, 2023', 'Jul 30–Aug 4, 2023', 'Dec 30, 2023–Jan 2, 2024'.
+
+    The one date-range wording of homeroll: explanations, collage captions (``LONG_MONTHS``) and the
+    TUI (``dash="-"``, for consoles whose font has no en dash) all use it.
+    """
+    if end <= start:
+        return f"{months[start.month - 1]} {start.day}, {start.year}"
     if start.year != end.year:
-        return f"{day_span(start, start)}–{day_span(end, end)}"
+        return f"{day_span(start, start, months)}{dash}{day_span(end, end, months)}"
     if start.month == end.month:
-        return f"{_MONTHS[start.month - 1]} {start.day}–{end.day}, {start.year}"
-    return f"{_MONTHS[start.month - 1]} {start.day}–{_MONTHS[end.month - 1]} {end.day}, {start.year}"
+        return f"{months[start.month - 1]} {start.day}{dash}{end.day}, {start.year}"
+    return f"{months[start.month - 1]} {start.day}{dash}{months[end.month - 1]} {end.day}, {start.year}"
+
+
+def iso_day(value: str | None) -> date | None:
+    """The calendar day of an ISO date or datetime string ('2024-07-03T10:00:00+02:00' -> 2024-07-03)."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
 
 
 def join_names(names: list[str], conjunction: str = "&") -> str:

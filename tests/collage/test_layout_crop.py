@@ -85,8 +85,8 @@ def test_fit_text_never_overflows():
 
 
 def test_date_ranges():
-    assert date_range_text("2024-06-06", "2024-06-09") == "6–9 June 2024"
-    assert date_range_text("2024-06-28T10:00", "2024-07-02") == "28 June – 2 July 2024"
-    assert date_range_text("2023-12-28", "2024-01-02") == "28 December 2023 – 2 January 2024"
-    assert date_range_text("2024-06-06", "2024-06-06") == "6 June 2024"
+    assert date_range_text("2024-06-06", "2024-06-09") == "June 6–9, 2024"
+    assert date_range_text("2024-06-28T10:00", "2024-07-02") == "June 28–July 2, 2024"
+    assert date_range_text("2023-12-28", "2024-01-02") == "December 28, 2023–January 2, 2024"
+    assert date_range_text("2024-06-06", "2024-06-06") == "June 6, 2024"
     assert date_range_text(None, None) == ""

@@ -29,8 +29,8 @@ async def test_list_shows_suggestions_first_with_their_details(make_app):
         statuses = [row["status"] for row in table._memory_rows]
         assert statuses == ["suggested", "suggested", "approved", "exported", "rejected"]
         text = screen_text(app)
-        assert "Garden barbecue" in text and "17 Aug 2024" in text and "Ana, Carla, Ben" in text
-        assert "3-7 Jul 2024" in text and "Lisbon, Portugal" in text
+        assert "Garden barbecue" in text and "Aug 17, 2024" in text and "Ana, Carla, Ben" in text
+        assert "Jul 3-7, 2024" in text and "Lisbon, Portugal" in text
         assert "2 waiting for a decision" in text
 
 
