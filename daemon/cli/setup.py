@@ -32,6 +32,13 @@ def init(app: AppContext, libraries: tuple[str, ...], data_dir: str, export_dir:
     for lib in cfg.libraries:
         if not lib.is_dir():
             click.echo(f"homeroll: warning: library {lib} does not exist (yet)", err=True)
+    # The export folder is made here, once, by a person; later runs never create it (an unmounted
+    # share must not silently turn into a local folder).
+    if cfg.export_dir.parent.is_dir():
+        cfg.export_dir.mkdir(exist_ok=True)
+    else:
+        click.echo(f"homeroll: warning: export folder {cfg.export_dir} cannot be created (its parent is missing)",
+                   err=True)
     config_mod.save(cfg)
     click.echo(str(path))
 

@@ -163,9 +163,8 @@ async def test_preview_opens_and_e_approves_and_exports(make_app, tui_library):
     memory_id = ids["memories"]["trip:lisbon"]
     add_originals(cfg, ids["members"]["trip:lisbon"])
     problem = collage_problem(cfg, memory_id)
-    if problem:
-        pytest.skip(problem)
-    cfg.export_dir.mkdir(parents=True, exist_ok=True)  # `homeroll init` creates it
+    assert problem is None, problem
+    cfg.export_dir.mkdir(parents=True, exist_ok=True)  # as `homeroll init` does
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

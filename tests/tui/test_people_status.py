@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
-
 from homeroll.daemon import store
 from homeroll.tui.screens.dialogs import ConfirmScreen
 from homeroll.tui.widgets.people_table import PeopleTable
 from homeroll.tui.widgets.tile_grid import TileGrid
 from tests.tui.conftest import screen_text, settle
-
-needs_faces = pytest.mark.skipif(importlib.util.find_spec("homeroll.daemon.store.faces") is None,
-                                 reason="homeroll.daemon.store.faces (people engineer) does not exist yet")
 
 
 def faces_api():
@@ -37,7 +30,6 @@ async def open_people(pilot):
     return pilot.app.screen.query_one(PeopleTable)
 
 
-@needs_faces
 async def test_people_list_and_face_crops(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -48,7 +40,6 @@ async def test_people_list_and_face_crops(make_app):
         assert "Ana" in text and "2017-05-12" in text and "5 faces" in text
 
 
-@needs_faces
 async def test_n_names_a_person_with_a_birthday(make_app, tui_library):
     cfg, ids = tui_library
     unnamed = ids["people"][2]
@@ -72,7 +63,6 @@ async def test_n_names_a_person_with_a_birthday(make_app, tui_library):
         assert any(n.severity == "error" for n in app._notifications)
 
 
-@needs_faces
 async def test_g_merges_the_chosen_person_in(make_app, tui_library):
     cfg, ids = tui_library
     ana, ben, _ = ids["people"]
@@ -90,7 +80,6 @@ async def test_g_merges_the_chosen_person_in(make_app, tui_library):
         assert ben not in after and after[ana]["face_count"] == 8
 
 
-@needs_faces
 async def test_m_moves_the_highlighted_face(make_app, tui_library):
     cfg, ids = tui_library
     ana, ben, _ = ids["people"]
@@ -106,7 +95,6 @@ async def test_m_moves_the_highlighted_face(make_app, tui_library):
         assert after[ana]["face_count"] == 4 and after[ben]["face_count"] == 4
 
 
-@needs_faces
 async def test_f_forgets_after_a_confirmation_that_says_what_goes(make_app, tui_library):
     cfg, ids = tui_library
     ana = ids["people"][0]

@@ -3,15 +3,12 @@ half-block images. Update with `pytest tests/tui/test_snapshots.py --snapshot-up
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from tests.tui.conftest import settle
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
-HAVE_FACES = importlib.util.find_spec("homeroll.daemon.store.faces") is not None
 
 
 def keys(*presses: str):
@@ -34,7 +31,6 @@ def test_memory_detail_screen(snap_compare, make_app, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=keys("down", "enter", "right"))
 
 
-@pytest.mark.skipif(not HAVE_FACES, reason="homeroll.daemon.store.faces (people engineer) does not exist yet")
 @pytest.mark.parametrize("size", SIZES)
 def test_people_screen(snap_compare, make_app, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=keys("2"))
