@@ -9,6 +9,7 @@ area is not built (ImportError) the step is skipped with a log line.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -81,37 +82,31 @@ def schedule_jobs(scheduler: BackgroundScheduler, cfg: Config, submit: Callable[
     return {job.id: str(job.next_run_time) for job in scheduler.get_jobs()}
 
 
+#: The scheduled steps besides scan: each area's entry point, imported only when the step runs.
+_STEP_FUNCTIONS = {
+    "faces": ("homeroll.daemon.faces.job", "run_faces_job"),
+    "select": ("homeroll.daemon.memories.select", "run_selection"),
+    "export": ("homeroll.daemon.collage.export", "run_export_job"),
+}
+
+
 def run_step(name: str, cfg: Config, db, *, indexer=None, limit: int | None = None) -> dict | None:
     """Run one step now in the calling thread (the single writer). None when its area is not built yet."""
     if name == "scan":
         stats = indexer.scan()
         log.info("scan: %s", stats.summary())
         return {"summary": stats.summary()}
-    if name == "faces":
-        if not cfg["faces"]["enabled"]:
-            log.info("faces: disabled in the config; skipped")
-            return None
-        try:
-            from homeroll.daemon.faces.job import run_faces_job
-        except ImportError as exc:
-            log.info("faces: not available yet (%s); skipped", exc)
-            return None
-        result = run_faces_job(cfg, db, limit=limit)
-    elif name == "select":
-        try:
-            from homeroll.daemon.memories.select import run_selection
-        except ImportError as exc:
-            log.info("select: not available yet (%s); skipped", exc)
-            return None
-        result = run_selection(cfg, db)
-    elif name == "export":
-        try:
-            from homeroll.daemon.collage.export import run_export_job
-        except ImportError as exc:
-            log.info("export: not available yet (%s); skipped", exc)
-            return None
-        result = run_export_job(cfg, db)
-    else:
+    if name == "faces" and not cfg["faces"]["enabled"]:
+        log.info("faces: disabled in the config; skipped")
+        return None
+    if name not in _STEP_FUNCTIONS:
         raise ValueError(f"unknown step {name!r}")
+    module_name, function_name = _STEP_FUNCTIONS[name]
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+    except ImportError as exc:
+        log.info("%s: not available yet (%s); skipped", name, exc)
+        return None
+    result = function(cfg, db, limit=limit) if name == "faces" else function(cfg, db)
     log.info("%s: %s", name, result)
     return result

@@ -51,6 +51,17 @@ class _Stop(Exception):
     """Raised from a progress callback to leave a long reconcile when the service is stopping."""
 
 
+def purge_expired(cfg: Config, db) -> int:
+    """Delete paths (and items left without one) missing for longer than ``[watch] missing_grace_days``."""
+    days = float(cfg["watch"]["missing_grace_days"])
+    cutoff = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+    if not store_service.has_expired_missing(db, cutoff):
+        return 0
+    removed = store_items.purge_missing(db, cutoff)
+    log.info("purged %d paths missing for more than %s days", removed, days)
+    return removed
+
+
 class IndexWorker(threading.Thread):
     """The single DB writer. Everything that changes the DB while the service runs happens here."""
 
@@ -253,11 +264,7 @@ class IndexWorker(threading.Thread):
         self._update_status(force=True)
 
     def _purge_expired(self) -> None:
-        grace = timedelta(days=float(self.cfg["watch"]["missing_grace_days"]))
-        cutoff = (datetime.now(UTC) - grace).isoformat(timespec="seconds")
-        if store_service.has_expired_missing(self.db, cutoff):
-            removed = store_items.purge_missing(self.db, cutoff)
-            log.info("purged %d paths missing for more than %s days", removed, self.cfg["watch"]["missing_grace_days"])
+        purge_expired(self.cfg, self.db)
 
     def _job(self, name: str) -> None:
         if name == "reconcile":
@@ -486,24 +493,17 @@ def _run_once(cfg_path: str | None) -> int:
         return 1
     failed = []
     try:
-        try:
-            from homeroll.daemon.ingest.pipeline import Indexer
-        except ImportError as exc:
-            log.info("scan: not available yet (%s); skipped", exc)
-            Indexer = None  # noqa: N806
-        if Indexer is not None:
-            with Indexer(cfg, db) as ix:
-                jobs.run_step("scan", cfg, db, indexer=ix)
+        from homeroll.daemon.ingest.pipeline import Indexer
+
+        with Indexer(cfg, db) as ix:
+            jobs.run_step("scan", cfg, db, indexer=ix)
         for step in jobs.STEPS[1:]:
             try:
                 jobs.run_step(step, cfg, db)
             except Exception:  # noqa: BLE001 - every step gets its turn
                 log.exception("%s failed", step)
                 failed.append(step)
-        grace = timedelta(days=float(cfg["watch"]["missing_grace_days"]))
-        cutoff = (datetime.now(UTC) - grace).isoformat(timespec="seconds")
-        if store_service.has_expired_missing(db, cutoff):
-            store_items.purge_missing(db, cutoff)
+        purge_expired(cfg, db)
         store_db.checkpoint(db)
     finally:
         db.close()

@@ -8,6 +8,7 @@ truncated file fails here and is skipped ("truncated"), to be retried when it ch
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import imagehash
@@ -29,7 +30,7 @@ def decode_for_thumbnail(image: Image.Image, size: int) -> Image.Image:
         if "truncated" in text or "broken data stream" in text or "premature end" in text.lower():
             raise SkipFile("truncated (incomplete file)") from None
         raise SkipFile(f"cannot decode ({text[:120]})") from None
-    except (ValueError, SyntaxError, EOFError, IndexError, TypeError, struct_error()) as exc:
+    except (ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error) as exc:
         raise SkipFile(f"cannot decode ({type(exc).__name__})") from None
     except Image.DecompressionBombError as exc:
         raise SkipFile(f"decompression bomb ({exc})") from None
@@ -49,12 +50,6 @@ def decode_for_thumbnail(image: Image.Image, size: int) -> Image.Image:
             oriented = oriented.convert("RGB")
     oriented.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
     return oriented.convert("RGB")
-
-
-def struct_error():
-    import struct
-
-    return struct.error
 
 
 def quality_signals(thumb: Image.Image) -> dict[str, float | str]:
