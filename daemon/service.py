@@ -33,6 +33,7 @@ from homeroll.daemon.stability import StabilityTracker, should_ignore, signature
 from homeroll.daemon.store import db as store_db
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import service as store_service
+from homeroll.daemon.store import sidecars as store_sidecars
 from homeroll.daemon.watch import Watchers
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,9 @@ class IndexWorker(threading.Thread):
             log.debug("%s: %s", relpath, outcome)
 
     def _gone(self, root: str, relpath: str) -> None:
+        if store_sidecars.get(self.db, root, relpath) is not None:
+            self._index(root, [relpath])  # its photo is re-read without it
+            return
         known = store_items.get_path(self.db, root, relpath)
         if known is None or known["missing_since"]:
             return

@@ -6,6 +6,7 @@ import click
 
 from homeroll.daemon.cli.context import AppContext, pass_app, print_json
 from homeroll.daemon.store import items as store_items
+from homeroll.daemon.store import sidecars as store_sidecars
 
 
 def collect(db) -> dict:
@@ -15,6 +16,7 @@ def collect(db) -> dict:
         "by_kind": counts["by_kind"],
         "missing": counts["missing"],
         "skipped": counts["skipped"],
+        "sidecars": store_sidecars.counts(db),
         "roots": [
             {"path": r["path"], "state": r["state"], "watcher": r.get("watcher"), "note": r.get("note"),
              "last_scan_at": r.get("last_scan_at")}
@@ -38,6 +40,10 @@ def status(app: AppContext, as_json: bool) -> None:
         return
     kinds = ", ".join(f"{n} {k}s" for k, n in sorted(data["by_kind"].items())) or "nothing yet"
     click.echo(f"{data['items']} items ({kinds}); {data['skipped']} skipped; {data['missing']} missing")
+    side = data["sidecars"]
+    if side["sidecars"]:
+        click.echo(f"{side['sidecars']} sidecars ({side['orphans']} without their photo, "
+                   f"{side['unusable']} unreadable): see `homeroll media --sidecars`")
     for root in data["roots"]:
         extra = f" - {root['note']}" if root["note"] and root["state"] != "online" else ""
         click.echo(f"  {root['state']:8} {root['path']}{extra}")

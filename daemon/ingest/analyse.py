@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import xxhash
 
-from homeroll.daemon.ingest import timeinfo
+from homeroll.daemon.ingest import dating
 from homeroll.daemon.ingest.metadata import IMAGE_EXTENSIONS, SkipFile, open_photo
 from homeroll.daemon.ingest.video import VIDEO_EXTENSIONS, poster_frame, read_video
 
@@ -46,8 +45,13 @@ def is_screenshot(relpath: str, fmt: str, has_camera: bool) -> bool:
     return fmt == "PNG" and not has_camera
 
 
-def analyse(path: str, relpath: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """Return {"record": {...}} or raise SkipFile. ``settings``: home_tz, data_dir, thumbnail_size, thumbnails."""
+def analyse(path: str, relpath: str, settings: dict[str, Any],
+            sidecars: dict[str, str] | None = None) -> dict[str, Any]:
+    """Return {"record": {...}} or raise SkipFile. ``settings``: home_tz, data_dir, thumbnail_size, thumbnails.
+
+    ``sidecars``: kind ("xmp", "takeout") -> absolute path of the files ``sidecars.pair_folder`` paired
+    with this one. What they say, and why any was not used, comes back in the result.
+    """
     before = os.stat(path)
     if before.st_size == 0:
         raise SkipFile("empty file (0 bytes)")
@@ -65,6 +69,9 @@ def analyse(path: str, relpath: str, settings: dict[str, Any]) -> dict[str, Any]
     warning = None
     if ext in VIDEO_EXTENSIONS:
         info = read_video(path)
+        evidence = dating.gather(None, sidecars)
+        if info.lat is None and evidence.positions:
+            info.lat, info.lon = evidence.positions[0]
         taken = info.taken_at(home_tz)
         record.update(kind="video", format=info.format, width=info.width, height=info.height, orientation=1,
                       camera=info.camera, duration=info.duration, lat=info.lat, lon=info.lon)
@@ -78,28 +85,29 @@ def analyse(path: str, relpath: str, settings: dict[str, Any]) -> dict[str, Any]
     else:
         image, info = open_photo(path)
         with image:
+            evidence = dating.gather(image, sidecars)
+            if info.lat is None and evidence.positions:
+                info.lat, info.lon = evidence.positions[0]
             taken = info.taken_at(home_tz)
             width, height = info.displayed_size
             camera = info.camera
             kind = "screenshot" if is_screenshot(relpath, info.format, bool(info.make or info.model)) else "photo"
             record.update(kind=kind, format=info.format, width=width, height=height, orientation=info.orientation,
                           camera=camera, lat=info.lat, lon=info.lon)
-            warning = info.metadata_warning
+            warning = "; ".join(w for w in (info.metadata_warning, *evidence.warnings) if w) or None
             if settings.get("thumbnails", True):
                 from homeroll.daemon.ingest.thumbs import decode_for_thumbnail
 
                 thumb_image = decode_for_thumbnail(image, size)
                 record["width"], record["height"] = _displayed_from_thumb(width, height, thumb_image)
+    precision = "time"
     if taken is None:
-        local = timeinfo.parse_filename(os.path.basename(path))
-        if local is not None:
-            taken = timeinfo.from_local(local, None, record.get("lat"), record.get("lon"), home_tz, "filename")
-        else:
-            mtime = datetime.fromtimestamp(before.st_mtime_ns / 1e9, tz=UTC)
-            taken = timeinfo.from_utc(mtime, record.get("lat"), record.get("lon"), home_tz, "mtime")
+        taken, precision = dating.fallback_time(evidence, relpath, before.st_mtime_ns, record.get("lat"),
+                                                record.get("lon"), home_tz)
     record.update(
         taken_at_local=taken.local_iso(), utc_offset_min=taken.offset_min, tz_name=taken.tz_name,
-        taken_at_source=taken.source, taken_at_utc=taken.utc_iso(),
+        taken_at_source=taken.source, taken_at_utc=taken.utc_iso(), taken_at_precision=precision,
+        name_hints=list(evidence.people),
     )
     if thumb_image is not None:
         from homeroll.daemon.ingest.thumbs import quality_signals, write_thumbnail
@@ -109,7 +117,8 @@ def analyse(path: str, relpath: str, settings: dict[str, Any]) -> dict[str, Any]
     after = os.stat(path)
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         raise SkipFile("still changing (modified while being read)")
-    return {"record": record, "size": before.st_size, "mtime_ns": before.st_mtime_ns, "warning": warning}
+    return {"record": record, "size": before.st_size, "mtime_ns": before.st_mtime_ns, "warning": warning,
+            "sidecar_notes": evidence.sidecar_notes}
 
 
 def _displayed_from_thumb(width: int, height: int, thumb) -> tuple[int, int]:

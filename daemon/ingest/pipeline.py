@@ -19,11 +19,14 @@ from sqlite_utils import Database
 
 from homeroll.daemon.config import Config
 from homeroll.daemon.ingest import roots as roots_mod
+from homeroll.daemon.ingest import sidecars as sidecars_mod
+from homeroll.daemon.ingest.dating import ranks_better
 from homeroll.daemon.ingest.metadata import IMAGE_EXTENSIONS
 from homeroll.daemon.ingest.video import VIDEO_EXTENSIONS
 from homeroll.daemon.ingest.workers import WorkerPool
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import service as store_service
+from homeroll.daemon.store import sidecars as store_sidecars
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class ScanStats:
     new_items: int = 0
     duplicates: int = 0
     live_videos: int = 0
+    sidecars: int = 0
     skipped: int = 0
     missing: int = 0
     moved: int = 0
@@ -54,6 +58,8 @@ class ScanStats:
     def summary(self) -> str:
         text = (f"{self.seen} files: {self.new_items} new items, {self.indexed - self.new_items} known content "
                 f"at new paths, {self.unchanged} unchanged, {self.skipped} skipped, {self.missing} missing")
+        if self.sidecars:
+            text += f", {self.sidecars} sidecars"
         if self.roots_offline:
             text += f"; offline roots: {', '.join(self.roots_offline)}"
         return text + f" ({self.seconds:.1f} s)"
@@ -162,7 +168,8 @@ class Indexer:
         return pid
 
     # --- storing one analysed file ------------------------------------------------------------
-    def _store(self, root: str, relpath: str, result: dict[str, Any], stats: ScanStats) -> str:
+    def _store(self, root: str, relpath: str, result: dict[str, Any], stats: ScanStats,
+               refresh: bool = False, sidecars: dict[str, str] | None = None) -> str:
         if "skip" in result:
             try:
                 st = os.stat(os.path.join(root, relpath))
@@ -177,7 +184,17 @@ class Indexer:
         if ok.get("warning"):
             log.info("%s: %s", relpath, ok["warning"])
         record["place_id"] = self._place_id(record.get("lat"), record.get("lon"))
-        _, created = store_items.save_item(self.db, record, root, relpath, ok["size"], ok["mtime_ns"])
+        item_id, created = store_items.save_item(self.db, record, root, relpath, ok["size"], ok["mtime_ns"])
+        if not created and (refresh or ranks_better(record["taken_at_source"],
+                                                    store_items.taken_source(self.db, item_id))):
+            store_items.update_dating(self.db, item_id, record)  # a sidecar changed what the file says
+        if created or refresh or record.get("name_hints"):
+            store_sidecars.set_name_hints(self.db, item_id, record.get("name_hints") or [], "takeout")
+        notes = ok.get("sidecar_notes") or {}
+        for kind, path in (sidecars or {}).items():
+            store_sidecars.set_note(self.db, root, os.path.relpath(path, root), notes.get(kind))
+            if notes.get(kind):
+                log.info("%s: %s", os.path.relpath(path, root), notes[kind])
         stats.indexed += 1
         if created:
             stats.new_items += 1
@@ -210,52 +227,125 @@ class Indexer:
     def index_files(self, root: str, relpaths: Iterable[str]) -> dict[str, str]:
         """Index files the watcher found stable, in parallel across the workers.
 
-        Returns relpath -> 'indexed' | 'unchanged' | 'ignored' | 'skipped:<reason>'.
+        Returns relpath -> 'indexed' | 'unchanged' | 'ignored' | 'sidecar' | 'skipped:<reason>'. A sidecar
+        that appeared, changed or went away re-reads its photo.
         """
         root = str(root)
+        relpaths = list(relpaths)
         outcomes: dict[str, str] = {}
         stats = ScanStats()
-        photos: list[tuple[str, str]] = []
-        videos: list[str] = []
+        pairings = {folder: self._pair(os.path.join(root, folder))
+                    for folder in {os.path.dirname(r) for r in relpaths}}
+        refresh: set[str] = set()
+        candidates: list[str] = []
         for relpath in relpaths:
             if roots_mod.should_ignore(relpath, self.excluded):
                 outcomes[relpath] = "ignored"
                 continue
+            folder, name = os.path.split(relpath)
+            pairing = pairings[folder]
+            if pairing.kind_of(name) or store_sidecars.get(self.db, root, relpath):
+                refresh.update(self._sync_sidecar(root, relpath, pairing))
+                outcomes[relpath] = "sidecar"
+            else:
+                candidates.append(relpath)
+        candidates += sorted(r for r in refresh if r not in outcomes and r not in candidates
+                             and not roots_mod.should_ignore(r, self.excluded))
+        photos: list[tuple[str, str, dict[str, str] | None]] = []
+        videos: list[str] = []
+        for relpath in candidates:
             try:
                 st = os.stat(os.path.join(root, relpath))
             except OSError:
-                outcomes[relpath] = "skipped:vanished"
+                if relpath not in refresh:
+                    outcomes[relpath] = "skipped:vanished"
                 continue
             known = store_items.get_path(self.db, root, relpath)
-            if known and known["size"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
+            if relpath not in refresh and known and known["size"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
                 if known["missing_since"]:
                     store_items.touch_path(self.db, root, relpath)
                 outcomes[relpath] = "unchanged"
             elif os.path.splitext(relpath)[1].lower() in VIDEO_EXTENSIONS:
                 videos.append(relpath)
             else:
-                photos.append((os.path.join(root, relpath), relpath))
+                photos.append(self._job(root, relpath, pairings))
         for relpath in videos:  # a Live Photo's MOV can arrive before its HEIC has settled
             partner = _live_photo_partner(root, relpath)
             if partner and partner not in outcomes and store_items.get_path(self.db, root, partner) is None:
-                photos.append((os.path.join(root, partner), partner))
-        outcomes.update(self._analyse_and_store(root, photos, videos, stats))
+                photos.append(self._job(root, partner, pairings))
+        outcomes.update(self._analyse_and_store(root, photos, videos, stats, refresh=refresh, pairings=pairings))
         if stats.indexed or stats.live_videos:
             store_items.settle_moves(self.db)
         return outcomes
 
-    def _analyse_and_store(self, root: str, photos: list[tuple[str, str]], videos: list[str], stats: ScanStats,
-                           progress: Progress | None = None) -> dict[str, str]:
+    # --- sidecars -----------------------------------------------------------------------------
+    def _pair(self, folder: str) -> sidecars_mod.FolderPairing:
+        names = [n for n in sidecars_mod.list_folder(folder) if roots_mod.ignored_reason(n) is None]
+        return sidecars_mod.pair_folder(names)
+
+    def _job(self, root: str, relpath: str, pairings: dict[str, sidecars_mod.FolderPairing]):
+        """(abspath, relpath, sidecars) for the worker: the sidecars as kind -> absolute path."""
+        folder, name = os.path.split(relpath)
+        pairing = pairings.get(folder)
+        if pairing is None:
+            pairing = pairings[folder] = self._pair(os.path.join(root, folder))
+        found = pairing.sidecars_of.get(name)
+        paired = {kind: os.path.join(root, folder, side) for kind, side in found.items()} if found else None
+        return os.path.join(root, relpath), relpath, paired
+
+    def _sync_sidecar(self, root: str, relpath: str, pairing: sidecars_mod.FolderPairing,
+                      entry: roots_mod.FileEntry | None = None,
+                      prior: tuple | None = None) -> list[str]:
+        """Bring one sidecar's row in line with the disk; returns the photos whose metadata must be re-read."""
+        folder, name = os.path.split(relpath)
+        if entry is None:
+            row = store_sidecars.get(self.db, root, relpath)
+            prior = (row["size"], row["mtime_ns"], row["media_relpath"], row["kind"]) if row else None
+            try:
+                st = os.stat(os.path.join(root, relpath))
+                entry = roots_mod.FileEntry(relpath, st.st_size, st.st_mtime_ns)
+            except OSError:
+                entry = None
+        affected = [prior[2]] if prior and prior[2] else []
+        if entry is None:  # gone: its photo falls back to its own metadata
+            store_sidecars.forget(self.db, root, [relpath])
+            if prior and prior[3] == "album":
+                store_sidecars.set_album(self.db, root, folder, None, "takeout")
+            return affected
+        kind = pairing.kind_of(name) or (prior[3] if prior else "takeout")
+        media = [os.path.join(folder, m) for m in pairing.media_of.get(name, [])]
+        if prior and prior[:3] == (entry.size, entry.mtime_ns, media[0] if media else None):
+            return []
+        note = None
+        if kind == "album":
+            from homeroll.daemon.ingest.takeout import read_album
+            from homeroll.daemon.ingest.xmp import MetadataError
+
+            try:
+                store_sidecars.set_album(self.db, root, folder, read_album(os.path.join(root, relpath)), "takeout")
+            except MetadataError as exc:
+                note = str(exc)
+        store_sidecars.record(self.db, root, relpath, kind, media[0] if media else None, entry.size,
+                              entry.mtime_ns, note)
+        return affected + media
+
+    def _analyse_and_store(self, root: str, photos: list[tuple], videos: list[str], stats: ScanStats,
+                           progress: Progress | None = None, refresh: set[str] | frozenset[str] = frozenset(),
+                           pairings: dict[str, sidecars_mod.FolderPairing] | None = None) -> dict[str, str]:
         """Analyse in the workers and store; photos first, so a Live Photo's video finds its photo indexed.
 
         Items are committed in short batches (at most ``BATCH_SECONDS`` of work): far fewer commits on a
         big scan, and a crash loses only uncommitted files, which the next scan indexes (once).
+        ``refresh``: files re-read because a sidecar changed; their new reading replaces the old one.
         """
         outcomes: dict[str, str] = {}
+        pairings = {} if pairings is None else pairings
         total = len(photos) + len(videos)
+        paired = {job[1]: job[2] for job in photos}
         with _Batches(self.db) as batch:
             for _, relpath, result in self.pool.map(photos):
-                outcomes[relpath] = self._store(root, relpath, result, stats)
+                outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh,
+                                                paired.get(relpath))
                 batch.tick()
                 if progress:
                     progress(len(outcomes), total)
@@ -265,13 +355,39 @@ class Indexer:
                 if partner and self._attach_live(root, relpath, partner, stats):
                     outcomes[relpath] = "indexed"
                 else:
-                    plain_videos.append((os.path.join(root, relpath), relpath))
+                    plain_videos.append(self._job(root, relpath, pairings))
+            paired.update({job[1]: job[2] for job in plain_videos})
             for _, relpath, result in self.pool.map(plain_videos):
-                outcomes[relpath] = self._store(root, relpath, result, stats)
+                outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh,
+                                                paired.get(relpath))
                 batch.tick()
                 if progress:
                     progress(len(outcomes), total)
         return outcomes
+
+    def _sync_sidecars(self, root: str, entries: list[roots_mod.FileEntry], stats: ScanStats):
+        """Pair every folder's sidecars from the walk's listing; returns (pairings, photos to re-read, sidecars)."""
+        by_folder: dict[str, list[roots_mod.FileEntry]] = {}
+        for entry in entries:
+            if roots_mod.ignored_reason(os.path.basename(entry.relpath)) is None:
+                by_folder.setdefault(os.path.dirname(entry.relpath), []).append(entry)
+        known = store_sidecars.known(self.db, root)
+        pairings: dict[str, sidecars_mod.FolderPairing] = {}
+        refresh: set[str] = set()
+        sidecar_paths: set[str] = set()
+        for folder, group in by_folder.items():
+            pairing = pairings[folder] = sidecars_mod.pair_folder(os.path.basename(e.relpath) for e in group)
+            for entry in group:
+                if pairing.kind_of(os.path.basename(entry.relpath)) is None:
+                    continue
+                sidecar_paths.add(entry.relpath)
+                stats.sidecars += 1
+                refresh.update(self._sync_sidecar(root, entry.relpath, pairing, entry, known.get(entry.relpath)))
+        for relpath, prior in known.items():
+            if relpath not in sidecar_paths:
+                refresh.update(self._sync_sidecar(root, relpath, pairings.get(os.path.dirname(relpath))
+                                                  or sidecars_mod.FolderPairing(), None, prior))
+        return pairings, refresh, sidecar_paths
 
     def scan(self, progress: Progress | None = None, roots: Iterable[str] | None = None) -> ScanStats:
         """Full pass over every root (or the given ones): the truth the watcher's hints are checked against."""
@@ -302,12 +418,16 @@ class Indexer:
 
         known = store_items.known_paths(self.db, root)
         skipped = store_items.known_skipped(self.db, root)
-        todo: list[tuple[str, str]] = []
+        entries = list(roots_mod.walk(root, self.excluded))
+        pairings, refresh, sidecar_paths = self._sync_sidecars(root, entries, stats)
+        todo: list[tuple] = []
         videos: list[str] = []
         seen: set[str] = set()
-        for entry in roots_mod.walk(root, self.excluded):
+        for entry in entries:
             stats.seen += 1
             seen.add(entry.relpath)
+            if entry.relpath in sidecar_paths:
+                continue
             reason = roots_mod.ignored_reason(os.path.basename(entry.relpath))
             if reason:
                 prior = skipped.get(entry.relpath)
@@ -315,14 +435,15 @@ class Indexer:
                     store_items.record_skipped(self.db, root, entry.relpath, reason, entry.size, entry.mtime_ns)
                 stats.skipped += 1
                 continue
+            stale = entry.relpath in refresh
             prior_path = known.get(entry.relpath)
-            if prior_path and prior_path[0] == entry.size and prior_path[1] == entry.mtime_ns:
+            if not stale and prior_path and prior_path[0] == entry.size and prior_path[1] == entry.mtime_ns:
                 if prior_path[2]:
                     store_items.touch_path(self.db, root, entry.relpath)
                 stats.unchanged += 1
                 continue
             prior_skip = skipped.get(entry.relpath)
-            if prior_skip and prior_skip[0] == entry.size and prior_skip[1] == entry.mtime_ns:
+            if not stale and prior_skip and prior_skip[0] == entry.size and prior_skip[1] == entry.mtime_ns:
                 stats.skipped += 1
                 stats.unchanged += 1
                 continue
@@ -333,13 +454,13 @@ class Indexer:
             if ext in VIDEO_EXTENSIONS:
                 videos.append(entry.relpath)
             elif ext in IMAGE_EXTENSIONS:
-                todo.append((os.path.join(root, entry.relpath), entry.relpath))
+                todo.append(self._job(root, entry.relpath, pairings))
             else:
                 store_items.record_skipped(self.db, root, entry.relpath,
                                            f"unsupported file type ({ext or 'no extension'})",
                                            entry.size, entry.mtime_ns)
                 stats.skipped += 1
-        self._analyse_and_store(root, todo, videos, stats, progress)
+        self._analyse_and_store(root, todo, videos, stats, progress, refresh, pairings)
 
         gone = [rel for rel, (_, _, missing) in known.items() if rel not in seen and not missing]
         if gone:

@@ -41,9 +41,9 @@ def _worker_main(conn: Connection, settings: dict[str, Any]) -> None:
             return
         if job is None:
             return
-        token, path, relpath = job
+        token, path, relpath, sidecars = job
         try:
-            result = {"ok": analyse(path, relpath, settings)}
+            result = {"ok": analyse(path, relpath, settings, sidecars)}
         except SkipFile as exc:
             result = {"skip": str(exc)}
         except MemoryError:
@@ -80,7 +80,7 @@ class _Worker:
                                    name="homeroll-index-worker")
         self.process.start()
         child.close()
-        self.jobs: deque[tuple[int, str, str]] = deque()
+        self.jobs: deque[tuple] = deque()
         self.started = 0.0  # when the oldest job began (the previous one finished)
         self.ready = False
 
@@ -95,7 +95,7 @@ class _Worker:
                             "run with --log-level debug") from None
         self.ready = True
 
-    def submit(self, job: tuple[int, str, str]) -> None:
+    def submit(self, job: tuple) -> None:
         if not self.ready:
             self._wait_ready()
         if not self.jobs:
@@ -103,7 +103,7 @@ class _Worker:
         self.jobs.append(job)
         self.conn.send(job)
 
-    def finished(self) -> tuple[int, str, str]:
+    def finished(self) -> tuple:
         self.started = time.monotonic()
         return self.jobs.popleft()
 
@@ -151,13 +151,16 @@ class WorkerPool:
         return all(w.process.is_alive() for w in self._workers)
 
     def map(self, jobs):
-        """Yield (path, relpath, result) for each (path, relpath) in ``jobs`` (any iterable, consumed lazily)."""
+        """Yield (path, relpath, result) for each (path, relpath[, sidecars]) in ``jobs`` (consumed lazily).
+
+        ``sidecars`` (kind -> path) goes to ``analyse`` with the file.
+        """
         self._ensure()
         for worker in list(self._workers):
             if worker.jobs:  # a previous caller stopped early: its results are stale
                 self._replace(worker)
         pending = iter(jobs)
-        retry: deque[tuple[int, str, str]] = deque()
+        retry: deque[tuple] = deque()
         token = 0
         exhausted = False
         while True:
@@ -169,12 +172,12 @@ class WorkerPool:
                     if exhausted:
                         break
                     try:
-                        path, relpath = next(pending)
+                        path, relpath, *extra = next(pending)
                     except StopIteration:
                         exhausted = True
                         break
                     token += 1
-                    worker.submit((token, path, relpath))
+                    worker.submit((token, path, relpath, extra[0] if extra else None))
             busy = [w for w in self._workers if w.jobs]
             if not busy:
                 return

@@ -13,8 +13,12 @@ from sqlite_utils import Database
 ITEM_FIELDS = (
     "hash", "kind", "format", "size", "taken_at_local", "utc_offset_min", "tz_name", "taken_at_source",
     "taken_at_utc", "lat", "lon", "place_id", "width", "height", "orientation", "camera", "duration",
-    "is_messenger", "live_video", "sharpness", "exposure", "quality", "phash", "thumb",
+    "is_messenger", "live_video", "sharpness", "exposure", "quality", "phash", "thumb", "taken_at_precision",
 )
+
+#: What a re-read from a changed sidecar may change on an item that already exists (never its identity).
+DATING_FIELDS = ("taken_at_local", "utc_offset_min", "tz_name", "taken_at_source", "taken_at_utc",
+                 "taken_at_precision", "lat", "lon", "place_id")
 
 
 def now_iso() -> str:
@@ -78,6 +82,7 @@ def save_item(
             values = {k: record.get(k) for k in ITEM_FIELDS}
             values["is_messenger"] = int(values["is_messenger"] or 0)
             values["live_video"] = int(values["live_video"] or 0)
+            values["taken_at_precision"] = values["taken_at_precision"] or "time"
             values["indexed_at"] = seen
             values["state"] = "present"
             cur = db.execute(
@@ -98,6 +103,20 @@ def save_item(
         db.execute("DELETE FROM skipped WHERE root = ? AND relpath = ?", [root, relpath])
         _drop_if_orphan(db, previous, item_id)
     return item_id, created
+
+
+def taken_source(db: Database, item_id: int) -> str | None:
+    row = db.execute("SELECT taken_at_source FROM items WHERE id = ?", [item_id]).fetchone()
+    return row[0] if row else None
+
+
+def update_dating(db: Database, item_id: int, record: dict[str, Any]) -> None:
+    """Take a fresh reading's time and place (a sidecar appeared, changed or went away)."""
+    values = {k: record.get(k) for k in DATING_FIELDS}
+    values["taken_at_precision"] = values["taken_at_precision"] or "time"
+    with db.atomic():
+        db.execute(f"UPDATE items SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                   [*values.values(), item_id])
 
 
 def attach_live_video(db: Database, item_id: int, root: str, relpath: str, size: int, mtime_ns: int) -> None:
@@ -218,7 +237,7 @@ def item_for_path(db: Database, abspath: str) -> int | None:
 MEDIA_SQL = """
 SELECT p.root, p.relpath, i.kind, i.taken_at_local, i.utc_offset_min, i.taken_at_source, i.tz_name,
        i.lat, i.lon, pl.city, pl.region, pl.country, pl.country_code, i.width, i.height, i.orientation,
-       i.camera, i.hash, i.id, i.format, i.live_video, i.state
+       i.camera, i.hash, i.id, i.format, i.live_video, i.state, i.taken_at_precision
 FROM paths p JOIN items i ON i.id = p.item_id LEFT JOIN places pl ON pl.id = i.place_id
 WHERE p.role = 'primary' AND p.missing_since IS NULL
 ORDER BY i.taken_at_utc, p.root, p.relpath
@@ -240,7 +259,7 @@ def media(db: Database) -> Iterator[dict[str, Any]]:
     """The `homeroll media --json` rows: one per present primary path (duplicates share a hash)."""
     for row in db.execute(MEDIA_SQL):
         (root, rel, kind, local, offset, source, tz, lat, lon, city, region, country, cc, width, height,
-         orientation, camera, content_hash, item_id, fmt, live, state) = row
+         orientation, camera, content_hash, item_id, fmt, live, state, precision) = row
         place = None
         if city or country:
             place = {"city": city, "region": region, "country": country, "country_code": cc}
@@ -250,6 +269,7 @@ def media(db: Database) -> Iterator[dict[str, Any]]:
             "kind": kind,
             "taken_at": iso_with_offset(local, offset),
             "taken_at_source": source,
+            "taken_at_precision": precision,
             "tz": tz,
             "lat": lat,
             "lon": lon,

@@ -153,3 +153,46 @@ def m001_initial(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m002_sidecars_and_precision(db: Database) -> None:
+    """Dates from XMP, IPTC, sidecars and folder names: how precise each date is, and the files beside a photo.
+
+    - ``items.taken_at_precision``: time | day | month | year. A folder named "1998 Summer holiday"
+      dates its scans to the year only; selection keeps those out of day-based memories.
+    - ``sidecars``: every ``.xmp`` and Google Takeout ``.json`` the walk saw, with the photo it belongs
+      to (NULL for an orphan) and a per-file note when it could not be read. A changed row re-reads
+      its photo.
+    - ``albums``: a Takeout album folder's own ``metadata.json`` title (title hints for memories).
+    - ``name_hints``: people named in a Takeout sidecar, offered (never applied) on the people screen.
+    """
+    db.executescript(
+        """
+        ALTER TABLE items ADD COLUMN taken_at_precision TEXT NOT NULL DEFAULT 'time';
+        CREATE TABLE sidecars (
+            root TEXT NOT NULL,
+            relpath TEXT NOT NULL,
+            kind TEXT NOT NULL,                 -- xmp | takeout | album
+            media_relpath TEXT,                 -- the photo it belongs to; NULL: no such photo
+            size INTEGER, mtime_ns INTEGER,
+            note TEXT,                          -- why it was not used, if it was not
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (root, relpath)
+        );
+        CREATE INDEX sidecars_media ON sidecars (root, media_relpath);
+        CREATE TABLE albums (
+            root TEXT NOT NULL,
+            folder TEXT NOT NULL,               -- relpath of the folder
+            title TEXT NOT NULL,
+            source TEXT NOT NULL,               -- takeout
+            PRIMARY KEY (root, folder)
+        );
+        CREATE TABLE name_hints (
+            item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            source TEXT NOT NULL,               -- takeout
+            PRIMARY KEY (item_id, name, source)
+        );
+        """
+    )

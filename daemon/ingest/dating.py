@@ -1,0 +1,126 @@
+"""Choosing a photo's time and place from every source it has, in one documented order.
+
+EXIF (or the video container) is the camera's own record and wins. After it come XMP embedded in the
+file (what Photoshop and Lightroom write), IPTC, the sidecars beside the file (an XMP sidecar, a
+Google Takeout JSON), a date in a folder name, the file name, and last the file's mtime. A sidecar
+fills what the file lacks; it never overrides a value the file has (the camera's EXIF is more often
+right than a sidecar's copy of it). Every source that cannot be read costs only itself: its reason is
+noted and the photo falls through to the next source. The order is the README's "Indexing" section.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from homeroll.daemon.ingest import folderdate, timeinfo
+from homeroll.daemon.ingest.takeout import TakeoutFacts, read_bounded, read_sidecar
+from homeroll.daemon.ingest.xmp import EmbeddedTime, MetadataError, embedded_packet, parse_xmp
+
+
+@dataclass
+class Evidence:
+    """What the non-EXIF sources of one file say, each already checked for sense."""
+
+    times: list[tuple[str, EmbeddedTime]] = field(default_factory=list)   # (source, time), best first
+    takeout_utc: datetime | None = None
+    positions: list[tuple[float, float]] = field(default_factory=list)    # best first
+    people: tuple[str, ...] = ()
+    warnings: list[str] = field(default_factory=list)                     # the file's own metadata
+    sidecar_notes: dict[str, str] = field(default_factory=dict)           # sidecar kind -> why unused
+
+
+def _embedded(image, evidence: Evidence) -> None:
+    from homeroll.daemon.ingest.iptc import read_iptc
+
+    try:
+        packet = embedded_packet(image)
+        if packet:
+            facts = parse_xmp(packet)
+            if facts.time:
+                evidence.times.append(("xmp", facts.time))
+            if facts.lat is not None and facts.lon is not None:
+                evidence.positions.append((facts.lat, facts.lon))
+    except MetadataError as exc:
+        evidence.warnings.append(f"embedded XMP ignored: {exc}")
+    try:
+        iptc_time = read_iptc(image)
+        if iptc_time:
+            evidence.times.append(("iptc", iptc_time))
+    except MetadataError as exc:
+        evidence.warnings.append(f"IPTC ignored: {exc}")
+
+
+def _sidecars(sidecars: dict[str, str], evidence: Evidence, now: datetime | None) -> None:
+    xmp_path = sidecars.get("xmp")
+    if xmp_path:
+        try:
+            facts = parse_xmp(read_bounded(xmp_path, "XMP sidecar"))
+            if facts.time:
+                evidence.times.append(("xmp-sidecar", facts.time))
+            if facts.lat is not None and facts.lon is not None:
+                evidence.positions.append((facts.lat, facts.lon))
+        except MetadataError as exc:
+            evidence.sidecar_notes["xmp"] = str(exc)
+    takeout_path = sidecars.get("takeout")
+    if takeout_path:
+        try:
+            facts: TakeoutFacts = read_sidecar(takeout_path, now)
+            evidence.takeout_utc = facts.taken_utc
+            if facts.lat is not None and facts.lon is not None:
+                evidence.positions.append((facts.lat, facts.lon))
+            evidence.people = facts.people
+            if facts.taken_utc is None:
+                evidence.sidecar_notes["takeout"] = "Takeout JSON has no usable photoTakenTime"
+        except MetadataError as exc:
+            evidence.sidecar_notes["takeout"] = str(exc)
+
+
+def gather(image, sidecars: dict[str, str] | None, now: datetime | None = None) -> Evidence:
+    """Read embedded XMP and IPTC (photos: ``image`` is the opened file) and the sidecars (kind -> path)."""
+    evidence = Evidence()
+    if image is not None:
+        _embedded(image, evidence)
+    if sidecars:
+        _sidecars(sidecars, evidence, now)
+    return evidence
+
+
+def _precise(taken: timeinfo.TakenAt) -> tuple[timeinfo.TakenAt, str]:
+    return taken, "time"
+
+
+def fallback_time(evidence: Evidence, relpath: str, mtime_ns: int, lat: float | None, lon: float | None,
+                  home_tz: str, now: datetime | None = None) -> tuple[timeinfo.TakenAt, str]:
+    """(taken_at, precision) for a file whose EXIF/container gave no date: every later source in order."""
+    for source, value in evidence.times:
+        taken = timeinfo.from_local(value.local, value.offset_min, lat, lon, home_tz, source)
+        return taken, value.precision
+    if evidence.takeout_utc is not None:
+        return _precise(timeinfo.from_utc(evidence.takeout_utc, lat, lon, home_tz, "takeout"))
+    folder = folderdate.folder_date(relpath, now)
+    named = timeinfo.parse_filename(os.path.basename(relpath))
+    # A file name inside the folder's period is the same story told more precisely ("2019/IMG_20190704…");
+    # one outside it is the scanner's clock, and the folder a person named wins.
+    if named is not None and (folder is None or folderdate.within(named, folder)):
+        return _precise(timeinfo.from_local(named, None, lat, lon, home_tz, "filename"))
+    if folder is not None:
+        taken = timeinfo.from_local(folder.local, None, lat, lon, home_tz, "folder-name")
+        return taken, folder.precision
+    mtime = datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
+    return _precise(timeinfo.from_utc(mtime, lat, lon, home_tz, "mtime"))
+
+
+#: The order above, by source name (the part before any "+gps_tz"/"+home_tz").
+SOURCE_ORDER = ("exif", "quicktime", "video", "xmp", "iptc", "xmp-sidecar", "takeout", "filename", "folder-name",
+                "mtime")
+
+
+def ranks_better(new: str | None, old: str | None) -> bool:
+    """Is a new reading's source higher in the order than the stored one (another copy of the same bytes)?"""
+    def rank(source: str | None) -> int:
+        base = (source or "").split("+")[0]
+        return SOURCE_ORDER.index(base) if base in SOURCE_ORDER else len(SOURCE_ORDER)
+
+    return rank(new) < rank(old)
