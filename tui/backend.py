@@ -154,6 +154,22 @@ class Backend:
     def forget_person(self, person_id: int) -> dict[str, Any]:
         return self._call(self._faces().forget_person, person_id)
 
+    @staticmethod
+    def _hints() -> ModuleType:
+        return _module("homeroll.daemon.faces.hints", "name offers")
+
+    def name_offers(self) -> dict[int, dict[str, Any]]:
+        """person id -> the name Takeout suggests ({name, source, photos, of, text}); offers only, never applied."""
+        offers = self._call(self._hints().offers)
+        return {pid: {**offer.as_json(), "text": offer.text} for pid, offer in offers.items()}
+
+    def accept_name(self, person_id: int, name: str) -> None:
+        """Accept exactly the offer the screen showed (refused if it changed meanwhile)."""
+        self._call(self._hints().accept, person_id, name)
+
+    def decline_name(self, person_id: int, name: str) -> None:
+        self._call(self._hints().decline, person_id, name)
+
     # -- status ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         with self._lock:

@@ -1,6 +1,8 @@
 """`homeroll people` and `homeroll faces`: who is in the photos, and the household's corrections.
 
 Face data never leaves the DB: these commands print ids, names, boxes and paths, never encodings.
+A name Google Takeout suggests for a person is only listed (``suggested_name``) until the household
+accepts or declines it: nothing here names anyone on its own.
 """
 
 from __future__ import annotations
@@ -11,17 +13,21 @@ import click
 
 from homeroll.daemon.cli.context import AppContext, pass_app, print_json
 from homeroll.daemon.errors import UserError
+from homeroll.daemon.faces import hints
 from homeroll.daemon.store import faces as store_faces
 
 
 def _people_json(db) -> list[dict]:
+    offers = hints.offers(db)
     out = []
     for p in store_faces.list_people(db):
+        offer = offers.get(p["id"])
         out.append({
             "id": p["id"], "name": p["name"], "birthday": p["birthday"], "face_count": p["face_count"],
             "media": store_faces.person_media(db, p["id"]),
             "cover": store_faces.cover_path(db, p["cover_face_id"]),
             "cover_face_id": p["cover_face_id"],
+            "suggested_name": offer.as_json() if offer else None,
         })
     return out
 
@@ -45,6 +51,10 @@ def people(ctx: click.Context, app: AppContext, as_json: bool) -> None:
         name = row["name"] or "(unnamed)"
         bday = f", birthday {row['birthday']}" if row["birthday"] else ""
         click.echo(f"{row['id']:>5}  {name}{bday}: {row['face_count']} faces in {len(row['media'])} photos")
+        if row["suggested_name"]:
+            offer = row["suggested_name"]
+            click.echo(f"       Takeout calls this person {offer['name']} ({offer['photos']} of {offer['of']} "
+                       f"photos): `homeroll people accept-name {row['id']}` or `decline-name {row['id']}`")
 
 
 @people.command("name")
@@ -57,6 +67,26 @@ def name_cmd(app: AppContext, person_id: int, name: str, birthday: str | None, a
     """Give person PERSON_ID a NAME (and optionally a birthday)."""
     store_faces.name_person(app.db, person_id, name, birthday)
     _report(app, person_id, as_json, f"person {person_id} is now {name!r}")
+
+
+@people.command("accept-name")
+@click.argument("person_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the person as JSON.")
+@pass_app
+def accept_name_cmd(app: AppContext, person_id: int, as_json: bool) -> None:
+    """Give person PERSON_ID the name Google Takeout suggests for them (see suggested_name)."""
+    offer = hints.accept(app.db, person_id)
+    _report(app, person_id, as_json, f"person {person_id} is now {offer.name!r}")
+
+
+@people.command("decline-name")
+@click.argument("person_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the person as JSON.")
+@pass_app
+def decline_name_cmd(app: AppContext, person_id: int, as_json: bool) -> None:
+    """Turn down the name Google Takeout suggests for PERSON_ID; it is not suggested again."""
+    offer = hints.decline(app.db, person_id)
+    _report(app, person_id, as_json, f"person {person_id} is not {offer.name!r}: that name will not be offered again")
 
 
 @people.command("merge")

@@ -116,6 +116,64 @@ async def test_f_forgets_after_a_confirmation_that_says_what_goes(make_app, tui_
         assert ana not in people(cfg)
 
 
+def hint_unnamed_person(cfg, person_id: int, name: str) -> None:
+    """Takeout names ``name`` in every photo of this person (the fixed library has no hints of its own)."""
+    from homeroll.daemon.store import sidecars
+
+    db = store.connect(cfg.db_path)
+    try:
+        for item_id in {f["item_id"] for f in faces_api().person_faces(db, person_id)}:
+            sidecars.set_name_hints(db, item_id, [name], "takeout")
+    finally:
+        db.close()
+
+
+async def test_a_takeout_name_is_offered_and_a_accepts_it(make_app, tui_library):
+    cfg, ids = tui_library
+    unnamed = ids["people"][2]
+    hint_unnamed_person(cfg, unnamed, "Carla")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_people(pilot)  # Ana is highlighted: no offer, no offer keys
+        text = screen_text(app)
+        assert "Takeout calls" not in text and "Accept name" not in text
+        await pilot.press("a")  # not bound without an offer: nothing happens
+        await settle(pilot)
+        table.move_cursor(row=table.get_row_index(str(unnamed)))
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Takeout calls this person Carla (4 of 4 photos): accept? (a/r)" in text
+        assert "Accept name" in text and "Decline name" in text
+        assert people(cfg)[unnamed]["name"] is None  # offered, never applied on its own
+        await pilot.press("a")
+        await settle(pilot)
+        assert people(cfg)[unnamed]["name"] == "Carla"
+        text = screen_text(app)
+        assert "Takeout calls" not in text and "Accept name" not in text
+
+
+async def test_r_declines_a_takeout_name_for_good(make_app, tui_library):
+    cfg, ids = tui_library
+    unnamed = ids["people"][2]
+    hint_unnamed_person(cfg, unnamed, "Carla")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_people(pilot)
+        table.move_cursor(row=table.get_row_index(str(unnamed)))
+        await settle(pilot)
+        assert "Takeout calls this person Carla" in screen_text(app)
+        await pilot.press("r")
+        await settle(pilot)
+        assert "Takeout calls" not in screen_text(app)
+        assert people(cfg)[unnamed]["name"] is None
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_people(pilot)
+        table.move_cursor(row=table.get_row_index(str(unnamed)))
+        await settle(pilot)
+        assert "Takeout calls" not in screen_text(app)
+
+
 async def test_status_shows_roots_offline_state_and_skipped_reasons(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

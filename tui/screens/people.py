@@ -1,4 +1,9 @@
-"""People found in the photos: face crops per person, naming, merging, moving faces, forgetting."""
+"""People found in the photos: face crops per person, naming, merging, moving faces, forgetting.
+
+A name Google Takeout suggests for the highlighted person shows as one line with its own keys, only
+while there is such an offer (so the screen looks as before for libraries without Takeout names);
+it is applied only when the household presses accept.
+"""
 
 from __future__ import annotations
 
@@ -49,19 +54,27 @@ class PeopleScreen(DataScreen):
         Binding("g", "merge", "Merge"),
         Binding("m", "move", "Move face"),
         Binding("f", "forget", "Forget"),
+        # a/r like approve/reject on the memories screens; hidden (check_action) unless a name is offered.
+        Binding("a", "accept_name", "Accept name"),
+        Binding("r", "decline_name", "Decline name"),
         Binding("tab", "switch", "Faces/list", show=False),
     ]
+
+    OFFER_ACTIONS = ("accept_name", "decline_name")
 
     DEFAULT_CSS = """
     PeopleScreen #people-side { width: 44; }
     PeopleScreen #faces-side { width: 1fr; }
     PeopleScreen #person-header { height: auto; padding: 0 1; }
+    PeopleScreen #name-offer { height: auto; padding: 0 1; color: $warning; display: none; }
+    PeopleScreen #name-offer.-offered { display: block; }
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._faces_for: int | None = None
         self._face_ids: list[int] = []
+        self._offer: tuple[int, dict[str, Any]] | None = None  # (person id, offer) for the highlighted person
 
     def compose(self) -> ComposeResult:
         yield Header(icon="#")
@@ -70,6 +83,7 @@ class PeopleScreen(DataScreen):
                 yield PeopleTable(id="people")
             with Vertical(id="faces-side"):
                 yield Static("", id="person-header")
+                yield Static("", id="name-offer")
                 yield make_tile_grid(self.app.image_renderer, id="faces")  # type: ignore[attr-defined]
         yield KeyFooter()
 
@@ -94,6 +108,12 @@ class PeopleScreen(DataScreen):
             people, error = self.backend.people(), None
         except Unavailable as exc:
             people, error = [], str(exc)
+        if people:
+            try:
+                offers = self.backend.name_offers()
+            except Exception:  # noqa: BLE001 - an offer is a nicety: the people list must load without it
+                offers = {}
+            people = [{**p, "suggested_name": offers.get(p["id"])} for p in people]
         if not self.cancelled():
             self.post_message(PeopleLoaded(people, error))
 
@@ -104,6 +124,7 @@ class PeopleScreen(DataScreen):
                 message.error or "Nobody yet: people appear after the faces job has found a face several times.")
             self.grid.set_tiles([])
             self._faces_for, self._face_ids = None, []
+            self._set_offer(None)
             return
         self._show_person(force=True)
 
@@ -120,8 +141,24 @@ class PeopleScreen(DataScreen):
             header += f"  birthday {person['birthday']}"
         header += f"  |  {person.get('face_count') or 0} faces in {person.get('item_count') or 0} photos"
         self.query_one("#person-header", Static).update(header)
+        offer = person.get("suggested_name")
+        self._set_offer((person["id"], offer) if offer else None)
         if force or person["id"] != self._faces_for:
             self.load_faces(person["id"])
+
+    def _set_offer(self, offer: tuple[int, dict[str, Any]] | None) -> None:
+        line = self.query_one("#name-offer", Static)
+        if offer is not None:
+            line.update(f"{offer[1]['text']}: accept? (a/r)")
+        line.set_class(offer is not None, "-offered")
+        if offer != self._offer:
+            self._offer = offer
+            self.refresh_bindings()  # the accept/decline keys come and go with the offer
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.OFFER_ACTIONS:
+            return self._offer is not None
+        return True
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="faces")
     def load_faces(self, person_id: int) -> None:
@@ -188,6 +225,25 @@ class PeopleScreen(DataScreen):
             ("name", "Name (empty = unnamed)", person.get("name") or ""),
             ("birthday", "Birthday (MM-DD or YYYY-MM-DD, optional)", person.get("birthday") or ""),
         ]), save)
+
+    def _offered(self) -> tuple[dict[str, Any], str] | None:
+        person = self._person()
+        if person is None or self._offer is None or self._offer[0] != person["id"]:
+            return None
+        return person, self._offer[1]["name"]
+
+    def action_accept_name(self) -> None:
+        offered = self._offered()
+        if offered is not None:
+            person, name = offered
+            self.act(self.backend.accept_name, person["id"], name, done=f"Saved: {person_label(person)} is {name}")
+
+    def action_decline_name(self) -> None:
+        offered = self._offered()
+        if offered is not None:
+            person, name = offered
+            self.act(self.backend.decline_name, person["id"], name,
+                     done=f"{person_label(person)} is not {name}: that name will not be offered again")
 
     def action_merge(self) -> None:
         keep = self._person()
