@@ -94,7 +94,13 @@ def _precise(taken: timeinfo.TakenAt) -> tuple[timeinfo.TakenAt, str]:
 def fallback_time(evidence: Evidence, relpath: str, mtime_ns: int, lat: float | None, lon: float | None,
                   home_tz: str, now: datetime | None = None) -> tuple[timeinfo.TakenAt, str]:
     """(taken_at, precision) for a file whose EXIF/container gave no date: every later source in order."""
-    for source, value in evidence.times:
+    if evidence.times:
+        source, value = evidence.times[0]
+        for later_source, later in evidence.times[1:]:
+            # XMP often keeps only the day where IPTC has the time (Photo Mechanic): same day, more precise
+            if value.precision != "time" and later.precision == "time" and later.local.date() == value.local.date():
+                source, value = later_source, later
+                break
         taken = timeinfo.from_local(value.local, value.offset_min, lat, lon, home_tz, source)
         return taken, value.precision
     if evidence.takeout_utc is not None:

@@ -19,6 +19,7 @@ from sqlite_utils import Database
 
 from homeroll.daemon.config import Config
 from homeroll.daemon.ingest import roots as roots_mod
+from homeroll.daemon.ingest import sidecar_sync
 from homeroll.daemon.ingest import sidecars as sidecars_mod
 from homeroll.daemon.ingest.dating import ranks_better
 from homeroll.daemon.ingest.metadata import IMAGE_EXTENSIONS
@@ -234,7 +235,7 @@ class Indexer:
         relpaths = list(relpaths)
         outcomes: dict[str, str] = {}
         stats = ScanStats()
-        pairings = {folder: self._pair(os.path.join(root, folder))
+        pairings = {folder: sidecar_sync.pair(os.path.join(root, folder))
                     for folder in {os.path.dirname(r) for r in relpaths}}
         refresh: set[str] = set()
         candidates: list[str] = []
@@ -245,7 +246,7 @@ class Indexer:
             folder, name = os.path.split(relpath)
             pairing = pairings[folder]
             if pairing.kind_of(name) or store_sidecars.get(self.db, root, relpath):
-                refresh.update(self._sync_sidecar(root, relpath, pairing))
+                refresh.update(sidecar_sync.sync_one(self.db, root, relpath, pairing))
                 outcomes[relpath] = "sidecar"
             else:
                 candidates.append(relpath)
@@ -268,66 +269,15 @@ class Indexer:
             elif os.path.splitext(relpath)[1].lower() in VIDEO_EXTENSIONS:
                 videos.append(relpath)
             else:
-                photos.append(self._job(root, relpath, pairings))
+                photos.append(sidecar_sync.job(root, relpath, pairings))
         for relpath in videos:  # a Live Photo's MOV can arrive before its HEIC has settled
             partner = _live_photo_partner(root, relpath)
             if partner and partner not in outcomes and store_items.get_path(self.db, root, partner) is None:
-                photos.append(self._job(root, partner, pairings))
+                photos.append(sidecar_sync.job(root, partner, pairings))
         outcomes.update(self._analyse_and_store(root, photos, videos, stats, refresh=refresh, pairings=pairings))
         if stats.indexed or stats.live_videos:
             store_items.settle_moves(self.db)
         return outcomes
-
-    # --- sidecars -----------------------------------------------------------------------------
-    def _pair(self, folder: str) -> sidecars_mod.FolderPairing:
-        names = [n for n in sidecars_mod.list_folder(folder) if roots_mod.ignored_reason(n) is None]
-        return sidecars_mod.pair_folder(names)
-
-    def _job(self, root: str, relpath: str, pairings: dict[str, sidecars_mod.FolderPairing]):
-        """(abspath, relpath, sidecars) for the worker: the sidecars as kind -> absolute path."""
-        folder, name = os.path.split(relpath)
-        pairing = pairings.get(folder)
-        if pairing is None:
-            pairing = pairings[folder] = self._pair(os.path.join(root, folder))
-        found = pairing.sidecars_of.get(name)
-        paired = {kind: os.path.join(root, folder, side) for kind, side in found.items()} if found else None
-        return os.path.join(root, relpath), relpath, paired
-
-    def _sync_sidecar(self, root: str, relpath: str, pairing: sidecars_mod.FolderPairing,
-                      entry: roots_mod.FileEntry | None = None,
-                      prior: tuple | None = None) -> list[str]:
-        """Bring one sidecar's row in line with the disk; returns the photos whose metadata must be re-read."""
-        folder, name = os.path.split(relpath)
-        if entry is None:
-            row = store_sidecars.get(self.db, root, relpath)
-            prior = (row["size"], row["mtime_ns"], row["media_relpath"], row["kind"]) if row else None
-            try:
-                st = os.stat(os.path.join(root, relpath))
-                entry = roots_mod.FileEntry(relpath, st.st_size, st.st_mtime_ns)
-            except OSError:
-                entry = None
-        affected = [prior[2]] if prior and prior[2] else []
-        if entry is None:  # gone: its photo falls back to its own metadata
-            store_sidecars.forget(self.db, root, [relpath])
-            if prior and prior[3] == "album":
-                store_sidecars.set_album(self.db, root, folder, None, "takeout")
-            return affected
-        kind = pairing.kind_of(name) or (prior[3] if prior else "takeout")
-        media = [os.path.join(folder, m) for m in pairing.media_of.get(name, [])]
-        if prior and prior[:3] == (entry.size, entry.mtime_ns, media[0] if media else None):
-            return []
-        note = None
-        if kind == "album":
-            from homeroll.daemon.ingest.takeout import read_album
-            from homeroll.daemon.ingest.xmp import MetadataError
-
-            try:
-                store_sidecars.set_album(self.db, root, folder, read_album(os.path.join(root, relpath)), "takeout")
-            except MetadataError as exc:
-                note = str(exc)
-        store_sidecars.record(self.db, root, relpath, kind, media[0] if media else None, entry.size,
-                              entry.mtime_ns, note)
-        return affected + media
 
     def _analyse_and_store(self, root: str, photos: list[tuple], videos: list[str], stats: ScanStats,
                            progress: Progress | None = None, refresh: set[str] | frozenset[str] = frozenset(),
@@ -355,7 +305,7 @@ class Indexer:
                 if partner and self._attach_live(root, relpath, partner, stats):
                     outcomes[relpath] = "indexed"
                 else:
-                    plain_videos.append(self._job(root, relpath, pairings))
+                    plain_videos.append(sidecar_sync.job(root, relpath, pairings))
             paired.update({job[1]: job[2] for job in plain_videos})
             for _, relpath, result in self.pool.map(plain_videos):
                 outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh,
@@ -364,30 +314,6 @@ class Indexer:
                 if progress:
                     progress(len(outcomes), total)
         return outcomes
-
-    def _sync_sidecars(self, root: str, entries: list[roots_mod.FileEntry], stats: ScanStats):
-        """Pair every folder's sidecars from the walk's listing; returns (pairings, photos to re-read, sidecars)."""
-        by_folder: dict[str, list[roots_mod.FileEntry]] = {}
-        for entry in entries:
-            if roots_mod.ignored_reason(os.path.basename(entry.relpath)) is None:
-                by_folder.setdefault(os.path.dirname(entry.relpath), []).append(entry)
-        known = store_sidecars.known(self.db, root)
-        pairings: dict[str, sidecars_mod.FolderPairing] = {}
-        refresh: set[str] = set()
-        sidecar_paths: set[str] = set()
-        for folder, group in by_folder.items():
-            pairing = pairings[folder] = sidecars_mod.pair_folder(os.path.basename(e.relpath) for e in group)
-            for entry in group:
-                if pairing.kind_of(os.path.basename(entry.relpath)) is None:
-                    continue
-                sidecar_paths.add(entry.relpath)
-                stats.sidecars += 1
-                refresh.update(self._sync_sidecar(root, entry.relpath, pairing, entry, known.get(entry.relpath)))
-        for relpath, prior in known.items():
-            if relpath not in sidecar_paths:
-                refresh.update(self._sync_sidecar(root, relpath, pairings.get(os.path.dirname(relpath))
-                                                  or sidecars_mod.FolderPairing(), None, prior))
-        return pairings, refresh, sidecar_paths
 
     def scan(self, progress: Progress | None = None, roots: Iterable[str] | None = None) -> ScanStats:
         """Full pass over every root (or the given ones): the truth the watcher's hints are checked against."""
@@ -419,7 +345,8 @@ class Indexer:
         known = store_items.known_paths(self.db, root)
         skipped = store_items.known_skipped(self.db, root)
         entries = list(roots_mod.walk(root, self.excluded))
-        pairings, refresh, sidecar_paths = self._sync_sidecars(root, entries, stats)
+        pairings, refresh, sidecar_paths = sidecar_sync.sync_walk(self.db, root, entries)
+        stats.sidecars = len(sidecar_paths)
         todo: list[tuple] = []
         videos: list[str] = []
         seen: set[str] = set()
@@ -454,7 +381,7 @@ class Indexer:
             if ext in VIDEO_EXTENSIONS:
                 videos.append(entry.relpath)
             elif ext in IMAGE_EXTENSIONS:
-                todo.append(self._job(root, entry.relpath, pairings))
+                todo.append(sidecar_sync.job(root, entry.relpath, pairings))
             else:
                 store_items.record_skipped(self.db, root, entry.relpath,
                                            f"unsupported file type ({ext or 'no extension'})",

@@ -119,6 +119,8 @@ def pair_folder(names: Iterable[str]) -> FolderPairing:
             candidates[name] = kind
         elif os.path.splitext(name)[1].lower() in MEDIA_EXTENSIONS:
             media.append(name)
+    if not candidates:  # a phone's camera folder: nothing to pair (the common case, kept cheap)
+        return pairing
     for name in sorted(media):
         found: dict[str, str] = {}
         for kind, options in (("xmp", xmp_candidates(name)), ("takeout", takeout_candidates(name))):
