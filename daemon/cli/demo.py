@@ -51,6 +51,13 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     click.echo(f"{manifest['photos']} JPEG, {manifest['heic']} HEIC, {manifest['videos']} videos, "
                f"{manifest['screenshots']} screenshots, {manifest['messenger']} messenger images "
                f"in {library} ({time.monotonic() - started:.0f} s)")
+    from homeroll.daemon import demo_exports
+
+    exports = demo_exports.generate_takeout(library, seed=seed, people=["Anna"])
+    scans = demo_exports.generate_scans(library, seed=seed)
+    demo_exports.settle(library)
+    click.echo(f"plus a Google Takeout folder ({len(exports)} photos whose EXIF was stripped, with their JSON "
+               f"sidecars) and {len(scans)} scanned prints dated only by their folders' names")
 
     # A demo may use both cores for faces; a real install leaves one free by default.
     cfg = config_mod.build(base / "config.toml", [library], data, export, "Europe/Berlin",
@@ -72,6 +79,7 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
         "SELECT p.city, p.country, COUNT(*) FROM items i JOIN places p ON p.id = i.place_id "
         "GROUP BY p.id ORDER BY COUNT(*) DESC LIMIT 8").fetchall()
     click.echo("places: " + ", ".join(f"{city} ({country}) x{n}" for city, country, n in places))
+    _explain_dates(db, library, exports[0], scans)
 
     _step("Finding faces and people (homeroll faces)")
     from homeroll.daemon.faces.job import run_faces_job
@@ -114,6 +122,25 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     click.echo(f"run the service on the demo roll:       .venv/bin/homeroll {cfg_arg} run")
     click.echo(f"  (then drop photos into {library} and watch `homeroll {cfg_arg} status`)")
     click.echo(f"scripting:                              .venv/bin/homeroll {cfg_arg} memories --json")
+
+
+def _explain_dates(db, library: Path, takeout, scans) -> None:
+    """Where the dates came from: every source with its count, and one example of each export kind."""
+    from homeroll.daemon.store import items as store_items
+
+    parts = []
+    for row in store_items.date_sources(db):
+        precision = "" if row["precision"] == "time" else f" ({row['precision']} only)"
+        parts.append(f"{row['items']} {row['source']}{precision}")
+    click.echo("dates from: " + ", ".join(parts))
+    media = {m["path"]: m for m in store_items.media(db)}
+    examples = [(takeout, "its Takeout JSON sidecar")]
+    examples += [(next(s for s in scans if s.precision == p), "the folder name") for p in ("year", "month", "day")]
+    for expected, where in examples:
+        row = media.get(str(library / expected.relpath))
+        if row:
+            click.echo(f"  {expected.relpath}: {row['taken_at']} ({row['taken_at_precision']}) from {where} "
+                       f"[{row['taken_at_source']}]")
 
 
 commands = [demo]

@@ -332,3 +332,14 @@ def settle_moves(db: Database) -> int:
         if moved:
             _refresh_item_states(db)
     return moved
+
+
+def date_sources(db: Database) -> list[dict[str, Any]]:
+    """How many present items took their date from each source (and to what precision): the demo's summary."""
+    return [
+        {"source": source, "precision": precision, "items": n}
+        for source, precision, n in db.execute(
+            "SELECT CASE WHEN instr(taken_at_source, '+') > 0 THEN substr(taken_at_source, 1, "
+            "instr(taken_at_source, '+') - 1) ELSE taken_at_source END AS base, taken_at_precision, COUNT(*) "
+            "FROM items WHERE state = 'present' GROUP BY base, taken_at_precision ORDER BY COUNT(*) DESC")
+    ]
