@@ -3,6 +3,13 @@
 With ``[geocoder] provider = "offline"`` (the default) no socket is ever opened. "nominatim" or
 "photon" use geopy against ``url`` (e.g. a self-hosted instance), at most one request per
 ``min_delay_seconds``, cached in SQLite so each place is asked once; any failure falls back to offline.
+
+Both name a place the way a person would say it: a big city's district by its city. Offline that is the
+city-area rule in ``places``; online the provider already knows which city an address is in, so its
+``city`` key wins over the district keys (a Nominatim address in Wilmersdorf has suburb "Wilmersdorf",
+city_district "Charlottenburg-Wilmersdorf" and city "Berlin"), and a town's own ``town`` or ``village``
+is kept (Sintra). They can still differ in spelling (OSM's "Lisboa", GeoNames' "Lisbon") and where OSM
+makes a district a city of its own (Tokyo's wards).
 """
 
 from __future__ import annotations
@@ -19,6 +26,12 @@ from homeroll.daemon.ingest.places import offline_geocoder
 
 log = logging.getLogger(__name__)
 _last_request = 0.0
+# Nominatim's address keys and Photon's properties, in the order a person would name the place by
+_SETTLEMENT_KEYS = ("city", "town", "village", "municipality", "hamlet")
+# only when no settlement is named (open country, or a provider that gives nothing better)
+_DISTRICT_KEYS = ("suburb", "city_district", "borough", "district", "quarter", "neighbourhood", "locality")
+# Photon's ``name`` is the feature found, often a street or a shop: a place name only for these types
+_PHOTON_SETTLEMENTS = {"city", "town", "village", "hamlet"}
 
 
 def lookup_place(cfg: Config, db: Database, lat: float, lon: float) -> dict[str, Any] | None:
@@ -63,7 +76,7 @@ def _online(settings: dict[str, Any], db: Database, lat: float, lon: float) -> d
         return None
     address = location.raw.get("address") or location.raw.get("properties") or {}
     place = {
-        "city": address.get("city") or address.get("town") or address.get("village") or address.get("name"),
+        "city": city_of(address),
         "region": address.get("state"),
         "country": address.get("country"),
         "country_code": (address.get("country_code") or address.get("countrycode") or "").upper() or None,
@@ -76,3 +89,16 @@ def _online(settings: dict[str, Any], db: Database, lat: float, lon: float) -> d
         db.execute("INSERT OR REPLACE INTO geocode_cache (key, place_id, fetched_at) VALUES (?, ?, ?)",
                    [key, pid, datetime.now(UTC).isoformat(timespec="seconds")])
     return place
+
+
+def city_of(address: dict[str, Any]) -> str | None:
+    """The place name in a Nominatim address or Photon properties: the city, not its suburb."""
+    for key in _SETTLEMENT_KEYS:
+        if address.get(key):
+            return address[key]
+    if address.get("name") and address.get("type") in _PHOTON_SETTLEMENTS:
+        return address["name"]
+    for key in _DISTRICT_KEYS:
+        if address.get(key):
+            return address[key]
+    return None

