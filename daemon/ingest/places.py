@@ -127,6 +127,9 @@ def load_arrays(cache_dir: Path | None) -> dict[str, np.ndarray]:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
+    for stale in path.parent.glob("geonames-*.npz"):  # an older package or format: ~11 MB nobody reads
+        if stale != path:
+            stale.unlink(missing_ok=True)
     return arrays
 
 

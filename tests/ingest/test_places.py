@@ -69,10 +69,12 @@ def test_region_and_country_come_with_the_city(geocoder):
 def test_cache_of_an_older_format_is_not_read(tmp_path):
     arrays = places.load_arrays(None)
     old = {key: value for key, value in arrays.items() if key not in ("state_id", "county_id")}
-    np.savez(tmp_path / places._cache_name().replace(f"-v{places._FORMAT}", ""), **old)
+    stale = tmp_path / places._cache_name().replace(f"-v{places._FORMAT}", "")
+    np.savez(stale, **old)
     loaded = places.load_arrays(tmp_path)
     assert np.array_equal(loaded["county_id"], arrays["county_id"])
     assert (tmp_path / places._cache_name()).exists()
+    assert not stale.exists()  # the old cache is removed, not left to fill a Pi's SD card
 
 
 def test_online_addresses_name_the_city_not_the_district():
