@@ -85,10 +85,10 @@ def analyse(path: str, relpath: str, settings: dict[str, Any],
     else:
         image, info = open_photo(path)
         with image:
-            evidence = dating.gather(image, sidecars)
+            evidence = dating.gather(image, sidecars, save_time=info.save_time)
             if info.lat is None and evidence.positions:
                 info.lat, info.lon = evidence.positions[0]
-            taken = info.taken_at(home_tz)
+            taken = dating.with_xmp_offset(info.taken_at(home_tz), evidence)
             width, height = info.displayed_size
             camera = info.camera
             kind = "screenshot" if is_screenshot(relpath, info.format, bool(info.make or info.model)) else "photo"

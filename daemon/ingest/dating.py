@@ -77,14 +77,40 @@ def _sidecars(sidecars: dict[str, str], evidence: Evidence, now: datetime | None
             evidence.sidecar_notes["takeout"] = str(exc)
 
 
-def gather(image, sidecars: dict[str, str] | None, now: datetime | None = None) -> Evidence:
-    """Read embedded XMP and IPTC (photos: ``image`` is the opened file) and the sidecars (kind -> path)."""
+def gather(image, sidecars: dict[str, str] | None, now: datetime | None = None, save_time: object = None) -> Evidence:
+    """Read embedded XMP and IPTC (photos: ``image`` is the opened file) and the sidecars (kind -> path).
+
+    ``save_time``: a PNG's or WebP's IFD0 DateTime, when it has no DateTimeOriginal. It is when the file
+    was written, so it ranks after the file's XMP and IPTC capture dates and before any sidecar.
+    """
     evidence = Evidence()
     if image is not None:
         _embedded(image, evidence)
+    local = timeinfo.parse_exif_datetime(save_time)
+    if local is not None:
+        evidence.times.append(("exif", EmbeddedTime(local, None, "EXIF:DateTime")))
     if sidecars:
         _sidecars(sidecars, evidence, now)
     return evidence
+
+
+def with_xmp_offset(taken: timeinfo.TakenAt | None, evidence: Evidence) -> timeinfo.TakenAt | None:
+    """An EXIF time without an offset takes the offset of XMP's copy of the same wall time (Nikon, Pentax).
+
+    Lightroom and camera firmware write ``exif:DateTimeOriginal`` with the zone EXIF had no tag for; a
+    guess from GPS or the home zone is worse than the camera's own record.
+    """
+    if taken is None or taken.offset_min is not None and not taken.source.endswith(("+gps_tz", "+home_tz")):
+        return taken
+    if not taken.source.startswith("exif"):
+        return taken
+    for source, value in evidence.times:
+        if (source == "xmp" and value.offset_min is not None and value.precision == "time"
+                and value.local.replace(microsecond=0) == taken.local.replace(microsecond=0)):
+            zone = taken.tz_name if taken.tz_name and timeinfo.offset_in_zone(
+                taken.local, taken.tz_name) == value.offset_min else None
+            return timeinfo.TakenAt(taken.local, value.offset_min, zone, "exif")
+    return taken
 
 
 def _precise(taken: timeinfo.TakenAt) -> tuple[timeinfo.TakenAt, str]:

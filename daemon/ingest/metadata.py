@@ -62,6 +62,7 @@ class PhotoInfo:
     make: str | None = None
     model: str | None = None
     metadata_warning: str | None = None
+    save_time: Any = None  # IFD0 DateTime of a PNG/WebP without DateTimeOriginal (dating.py ranks it)
     pixels_oriented: bool = False  # HEIF: libheif already applied the rotation to width/height
 
     @property
@@ -161,7 +162,8 @@ def read_exif(image: Image.Image, info: PhotoInfo) -> None:
         info.dto, info.dto_subsec, info.dto_offset = sub.get(_TAG_DTO), sub.get(_TAG_SUBSEC_O), sub.get(_TAG_OFFSET_O)
         info.dtd, info.dtd_subsec, info.dtd_offset = sub.get(_TAG_DTD), sub.get(_TAG_SUBSEC_D), sub.get(_TAG_OFFSET_D)
         if info.dto is None and image.format in ("PNG", "WEBP"):
-            info.dto = exif.get(ExifTags.Base.DateTime)  # some PNG/WebP writers only set IFD0 DateTime
+            # some PNG/WebP writers only set IFD0 DateTime: the save time, so XMP and IPTC rank above it
+            info.save_time = exif.get(ExifTags.Base.DateTime)
     except Exception as exc:  # noqa: BLE001
         info.metadata_warning = f"corrupt metadata: {type(exc).__name__}"
     try:

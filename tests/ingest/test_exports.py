@@ -253,3 +253,21 @@ def test_sidecar_watched_by_the_service_rereads_its_photo(exports, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.corpus
+def test_exif_time_takes_the_offset_of_xmp_s_copy_and_xmp_beats_a_webp_save_time(corpus, make_config):
+    """Nikon_D70: EXIF 09:52:01 without an offset, XMP the same time at -04:00. flower2.webp: only an IFD0
+    save time in EXIF, and an XMP CreateDate (what exiftool reads as the capture time)."""
+    import shutil
+
+    cfg = make_config(home_tz="Europe/Berlin")
+    lib = cfg.libraries[0]
+    shutil.copy2(corpus / "exif-samples/jpg/Nikon_D70.jpg", lib / "Nikon_D70.jpg")
+    shutil.copy2(corpus / "Pillow/flower2.webp", lib / "flower2.webp")
+    cli_json(cfg.path, "scan", "--json")
+    media = _media(cfg)
+    assert media["Nikon_D70.jpg"]["taken_at"] == "2008-03-15T09:52:01-04:00"
+    assert media["Nikon_D70.jpg"]["taken_at_source"] == "exif"
+    assert media["flower2.webp"]["taken_at_source"] == "xmp"
+    assert media["flower2.webp"]["taken_at"].endswith("-03:00")
