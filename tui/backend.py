@@ -19,6 +19,7 @@ from PIL import Image as PILImage
 from homeroll.daemon import store
 from homeroll.daemon.config import Config
 from homeroll.daemon.store import items as store_items
+from homeroll.daemon.store import sidecars as store_sidecars
 
 T = TypeVar("T")
 
@@ -197,6 +198,7 @@ class Backend:
                 "people": people,
                 "roots": store_items.roots(db),
                 "counts": store_items.counts(db),
+                "sidecars": store_sidecars.counts(db),
                 "kv": kv,
                 "skipped": skipped,
             }

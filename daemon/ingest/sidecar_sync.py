@@ -77,6 +77,11 @@ def sync_walk(db: Database, root: str, entries: list[roots_mod.FileEntry]):
         if roots_mod.ignored_reason(os.path.basename(entry.relpath)) is None:
             by_folder.setdefault(os.path.dirname(entry.relpath), []).append(entry)
     known = store_sidecars.known(db, root)
+    with db.atomic():  # one commit for a Takeout's thousands of rows; nothing in here waits on a worker
+        return _sync_folders(db, root, by_folder, known)
+
+
+def _sync_folders(db: Database, root: str, by_folder: dict[str, list[roots_mod.FileEntry]], known: dict):
     pairings: dict[str, sidecars.FolderPairing] = {}
     refresh: set[str] = set()
     sidecar_paths: set[str] = set()

@@ -48,7 +48,8 @@ def record(db: Database, root: str, relpath: str, kind: str, media_relpath: str 
 
 def set_note(db: Database, root: str, relpath: str, note: str | None) -> None:
     with db.atomic():
-        db.execute("UPDATE sidecars SET note = ? WHERE root = ? AND relpath = ?", [note, root, relpath])
+        db.execute("UPDATE sidecars SET note = ? WHERE root = ? AND relpath = ? AND note IS NOT ?",
+                   [note, root, relpath, note])
 
 
 def forget(db: Database, root: str, relpaths: Iterable[str]) -> None:

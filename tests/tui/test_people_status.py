@@ -192,6 +192,30 @@ async def test_status_shows_roots_offline_state_and_skipped_reasons(make_app):
         assert "Garden barbecue" in screen_text(app)
 
 
+async def test_status_counts_sidecars_only_when_there_are_some(make_app, tui_library):
+    from homeroll.daemon import store
+    from homeroll.daemon.store import sidecars as store_sidecars
+
+    cfg, _ = tui_library
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        assert "Sidecars:" not in screen_text(app)  # a phone roll has none: the line would be noise
+    db = store.connect(cfg.db_path)
+    store_sidecars.record(db, "/srv/photos/phone", "a.jpg.xmp", "xmp", "a.jpg", 10, 1)
+    store_sidecars.record(db, "/srv/photos/phone", "b.jpg.json", "takeout", None, 10, 1)
+    store_sidecars.record(db, "/srv/photos/phone", "c.jpg.json", "takeout", "c.jpg", 10, 1, "malformed Takeout JSON")
+    db.close()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        assert "Sidecars: 3 (XMP and Takeout), 1 without their photo, 1 unreadable" in screen_text(app)
+
+
 async def test_daemon_never_imports_textual():
     import subprocess
     import sys

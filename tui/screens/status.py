@@ -86,6 +86,10 @@ class StatusScreen(DataScreen):
         by_kind = ", ".join(f"{n} {k}s" for k, n in sorted(counts.get("by_kind", {}).items()))
         text.append(f"\nLibrary: {counts['items']} items ({by_kind or 'none'}); {counts['missing']} missing; "
                     f"{counts['skipped']} skipped")
+        side = status.get("sidecars") or {}
+        if side.get("sidecars"):  # only a library with exports has any; a phone roll's screen is unchanged
+            text.append(f"\nSidecars: {side['sidecars']} (XMP and Takeout), {side['orphans']} without their photo, "
+                        f"{side['unusable']} unreadable")
         if status.get("faces_todo") is not None:
             todo = status["faces_todo"]
             waiting = f"{FACES_TODO_CAP}+" if todo > FACES_TODO_CAP else str(todo)
