@@ -112,10 +112,10 @@ def generate_takeout(dest: Path, seed: int = 3, people: list[str] | None = None)
     album = dest / "Takeout" / "Google Photos" / "Lisbon with Anna"
     expected: list[Expected] = []
     lisbon = (38.7139, -9.1394)
-    for k in range(8):
-        local = datetime(2019, 8, 12 + k // 3, 10 + k, 5, 0)
-        name = f"IMG_2019081{2 + k // 3}_{10 + k:02d}0500{k}.jpg" if k % 2 else f"PXL_photo_{k:03d}.jpg"
-        folder = album if k < 6 else year
+    for k in range(14):  # three days in Lisbon: enough for a trip, titled after its album
+        local = datetime(2019, 8, 12 + k // 5, 9 + 2 * (k % 5), 5, 0)
+        name = f"IMG_{local:%Y%m%d_%H%M}0{k:02d}.jpg" if k % 2 else f"PXL_photo_{k:03d}.jpg"
+        folder = album if k < 12 else year
         write_plain_jpeg(folder / name, scene(seed * 100 + k, (640, 480), "lisbon"))
         sidecar = folder / (f"{name}.supplemental-metadata.json" if k % 2 else f"{name}.json")
         # without a place, Takeout's UTC becomes wall time in the home zone (the tests' home is Berlin)

@@ -40,7 +40,7 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 _GENERIC = re.compile(
     r"^(photos? from|fotos? (von|de|del)|photos? de|foto|photos?|pictures?|pics|images?|bilder|camera|"
     r"kamera|dcim|camera roll|screenshots?|scans?|gescannt|export(ed)?|takeout|google photos|icloud photos|"
-    r"uploads?|backup|misc|various|untitled( folder)?|new folder)$", re.I)
+    r"uploads?|imports?|backup|misc|various|untitled( folder)?|new folder)$", re.I)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,11 @@
 
 Selection runs over 100k items on a Pi, so it reads the DB once into compact arrays (about 60 bytes
 per item) and every rule works on row indices into them. Nothing here decodes an image.
+
+Not every date is a day: a scan in "1998 Summer holiday" is dated to the year only (stored as 1 January,
+midday). Such rows stay in the library (people memories and period memories use them) but
+``day_based()`` leaves them out, and that is the library the day rules see, so a print from "1998"
+never becomes an on-this-day memory, a birthday or a trip on 1 January.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ import numpy as np
 from sqlite_utils import Database
 
 from homeroll.daemon.store import memories as store
+from homeroll.daemon.store import sidecars as sidecars_store
+
+#: taken_at_precision as stored in ``Library.precision`` (store.memories.SELECTION_SQL).
+PRECISION_TIME, PRECISION_DAY, PRECISION_MONTH, PRECISION_YEAR = 0, 1, 2, 3
 
 #: A night belongs to the evening before it: photos before this hour count for the previous day
 #: (applied in SQL, store.memories.SELECTION_SQL).
@@ -42,9 +51,58 @@ class Library:
     row_people: dict[int, tuple[int, ...]] = field(default_factory=dict)   # row -> person ids
     person_rows: dict[int, np.ndarray] = field(default_factory=dict)      # person id -> rows
     named_count: np.ndarray | None = None                                   # int8 named people per row
+    precision: np.ndarray | None = None    # int8 PRECISION_*; None = every date is precise to the second
+    mtime_only: np.ndarray | None = None   # bool: the file's mtime was the only date it had
+    #: row -> (root, relpath) of its files, for the rows dated only to a month or year (period memories)
+    imprecise_paths: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    #: (root, folder) -> title of the folders that carry their own title (Takeout albums)
+    albums: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.precision is None:
+            self.precision = np.zeros(len(self.ids), dtype=np.int8)
+        if self.mtime_only is None:
+            self.mtime_only = np.zeros(len(self.ids), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def imprecise(self) -> np.ndarray:
+        """Rows dated only to a month or a year: never in a day-based memory."""
+        return self.precision >= PRECISION_MONTH
+
+    def day_based(self) -> tuple[Library, np.ndarray]:
+        """(the library of rows dated at least to the day, their rows in this library).
+
+        Without imprecise rows (most libraries) this is the library itself: no copy.
+        """
+        keep = np.flatnonzero(~self.imprecise)
+        if len(keep) == len(self):
+            return self, keep
+        return self.subset(keep), keep
+
+    def subset(self, rows: np.ndarray) -> Library:
+        """The given rows (ascending) as a library of their own; people and places are shared."""
+        new_row = np.full(len(self), -1, dtype=np.int64)
+        new_row[rows] = np.arange(len(rows))
+        sub = Library(
+            ids=self.ids[rows], t=self.t[rows], day=self.day[rows], outing_day=self.outing_day[rows],
+            lat=self.lat[rows], lon=self.lon[rows], place=self.place[rows], quality=self.quality[rows],
+            faces=self.faces[rows], face_size=self.face_size[rows], phash=self.phash[rows],
+            video=self.video[rows], places=self.places, people=self.people, precision=self.precision[rows],
+            mtime_only=self.mtime_only[rows], albums=self.albums,
+        )
+        for pid, person_rows in self.person_rows.items():
+            mapped = new_row[person_rows]
+            mapped = mapped[mapped >= 0]
+            if len(mapped):
+                sub.person_rows[pid] = mapped
+        sub.row_people = {int(new_row[r]): pids for r, pids in self.row_people.items() if new_row[r] >= 0}
+        sub.imprecise_paths = {int(new_row[r]): p for r, p in self.imprecise_paths.items() if new_row[r] >= 0}
+        if self.named_count is not None:
+            sub.named_count = self.named_count[rows]
+        return sub
 
     @property
     def has_gps(self) -> np.ndarray:
@@ -83,7 +141,7 @@ def load_library(db: Database, *, home_tz: str = "UTC", excluded_folders: list[s
                                                           np.uint64, bool)))
         return empty
     (ids, video, utc, day, outing, lat, lon, place, quality, sharpness, exposure, phash, faces, width, height,
-     local) = zip(*rows, strict=True)
+     local, precision, mtime_only) = zip(*rows, strict=True)
     del rows
     t = np.array(utc, dtype=np.float64)
     for i in np.flatnonzero(np.isnan(t)).tolist():  # no UTC and no offset: the wall clock in the home zone
@@ -111,8 +169,17 @@ def load_library(db: Database, *, home_tz: str = "UTC", excluded_folders: list[s
         place=np.array(place, dtype=np.int64)[order], quality=q.astype(np.float32)[order],
         faces=np.array(faces, dtype=np.int16)[order], face_size=np.nan_to_num(face_size).astype(np.float32)[order],
         phash=hashes[order], video=np.array(video, dtype=bool)[order],
+        precision=np.array(precision, dtype=np.int8)[order],
+        mtime_only=np.array(mtime_only, dtype=bool)[order],
     )
     lib.places = store.places(db)
+    lib.albums = sidecars_store.albums(db)
+    imprecise = np.flatnonzero(lib.precision >= PRECISION_DAY)
+    if len(imprecise):
+        # only these rows need their folders (for period memories): scans are few, a phone roll has none.
+        # Day-dated ones too: a scanned "2005-12-24 Christmas" folder is one moment to the day rules.
+        found = store.primary_paths(db, lib.ids[imprecise].tolist())
+        lib.imprecise_paths = {int(r): found[int(lib.ids[r])] for r in imprecise if int(lib.ids[r]) in found}
     lib.people = store.people(db)
     row_of = lib.row_of()
     by_person: dict[int, list[int]] = defaultdict(list)

@@ -11,6 +11,7 @@ import numpy as np
 @dataclass
 class Candidate:
     kind: str                 # trip | day_out | gathering | holiday | birthday | on_this_day | people
+                              # | period
     key: str                  # the natural anchor (e.g. "birthday:3:2024"); spans also match by overlap
     title: str
     start: date

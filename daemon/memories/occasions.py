@@ -8,6 +8,11 @@
 - On this day: photos taken in earlier years within ``on_this_day_window_days`` of today's date;
   needs ``on_this_day_min_photos`` photos from ``on_this_day_min_years`` different years. The memory
   for a given today is stable (its key is today's date), and yesterday's unapproved one is dropped.
+  A file whose only date is its mtime is left out: a copy's mtime is the day it was copied, so an
+  "on this day" built on it would celebrate a backup.
+
+All three see only photos dated at least to the day (``Library.day_based``): a scan dated "1998" is
+stored as 1 January and must not become a New Year's memory or the birthday of someone born then.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from homeroll.daemon.memories.library import Library, moments, ordinal_to_date
+from homeroll.daemon.memories.library import PRECISION_DAY, Library, moments, ordinal_to_date
 from homeroll.daemon.memories.model import Candidate
 from homeroll.daemon.memories.titles import day_span, join_names, ordinal, plural, possessive
 
@@ -123,6 +128,8 @@ def find_birthdays(lib: Library, session_of: np.ndarray, cfg: dict[str, Any]) ->
     for person_id, person in lib.people.items():
         name, parsed = person.get("name"), parse_birthday(person.get("birthday"))
         rows = lib.person_rows.get(person_id)
+        if rows is not None:
+            rows = rows[lib.precision[rows] <= PRECISION_DAY]  # a scan dated "1998" is on no birthday
         if not name or parsed is None or rows is None or len(rows) == 0:
             continue
         born, month, day = parsed
@@ -153,13 +160,16 @@ def find_on_this_day(lib: Library, today: date, cfg: dict[str, Any]) -> list[Can
     window = int(cfg["on_this_day_window_days"])
     if len(lib) == 0:
         return []
-    first_year = ordinal_to_date(int(lib.day.min())).year
+    dated = ~lib.mtime_only & (lib.precision <= PRECISION_DAY)
+    if not dated.any():
+        return []
+    first_year = ordinal_to_date(int(lib.day[dated].min())).year
     parts: list[np.ndarray] = []
     years: list[int] = []
     for year in range(first_year, today.year):
         anchor = _in_year(year, today.month, today.day)
         lo, hi = (anchor - timedelta(days=window)).toordinal(), (anchor + timedelta(days=window)).toordinal()
-        rows = np.flatnonzero((lib.day >= lo) & (lib.day <= hi))
+        rows = np.flatnonzero(dated & (lib.day >= lo) & (lib.day <= hi))
         if len(rows):
             parts.append(rows)
             years.append(year)

@@ -9,6 +9,10 @@ The user's word: a rejected memory is never proposed again (its row stays as a t
 matching); an approved or exported one keeps its picks, and new members are only *offered*;
 user titles, covers and removed photos are separate columns that selection never overwrites.
 Suggestions that no rule proposes any more are dropped unless the user edited them.
+
+Dates: the day rules (trips, days out, gatherings, holidays, birthdays, on this day) see only photos
+dated at least to the day; photos dated to a month or year feed people and period memories. A
+memory whose picks mostly sit in one titled folder is named after it (memories.albums).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from homeroll.daemon.config import Config
+from homeroll.daemon.memories.albums import TITLED_KINDS, AlbumNamer, titled
 from homeroll.daemon.memories.curate import curate
 from homeroll.daemon.memories.gatherings import find_gatherings
 from homeroll.daemon.memories.home import infer_homes
@@ -31,6 +36,7 @@ from homeroll.daemon.memories.library import Library, load_library, sessions
 from homeroll.daemon.memories.model import Candidate
 from homeroll.daemon.memories.occasions import find_birthdays, find_holidays, find_on_this_day
 from homeroll.daemon.memories.people import find_people
+from homeroll.daemon.memories.periods import find_periods
 from homeroll.daemon.memories.titles import PlaceNamer
 from homeroll.daemon.memories.trips import find_trips
 from homeroll.daemon.store import items as items_store
@@ -43,6 +49,8 @@ __all__ = ["run_selection", "propose"]
 
 def propose(lib: Library, cfg: dict[str, Any], today: date) -> tuple[list[Candidate], dict[str, Any]]:
     """Every candidate the rules find, before identities and curation; plus facts for the summary."""
+    full = lib
+    lib, day_rows = full.day_based()
     homes = infer_homes(lib, cfg)
     dist = homes.distance_km(lib)
     namer = PlaceNamer(lib)
@@ -67,10 +75,21 @@ def propose(lib: Library, cfg: dict[str, Any], today: date) -> tuple[list[Candid
     holidays, gatherings = find_holidays(lib, dist, taken, gatherings, country_for, cfg)
     if birthdays:
         holidays = [h for h in holidays if np.count_nonzero(in_birthday[h.rows]) * 2 < len(h.rows)]
-    people = find_people(lib, cfg)
     on_this_day = find_on_this_day(lib, today, cfg)
-    facts = {"homes": homes.summary(), "items": len(lib)}
-    return [*trips, *outs, *gatherings, *holidays, *birthdays, *people, *on_this_day], facts
+    if lib is not full:
+        # the day rules ran on the day-precise rows; candidates hold rows of the full library
+        for c in (*trips, *outs, *gatherings, *holidays, *birthdays, *on_this_day):
+            c.rows = day_rows[c.rows]
+    # a year is enough to place a photo in "Anna through the years"
+    people = find_people(full, cfg)
+    periods = find_periods(full, cfg)
+    claimed = np.zeros(len(full), dtype=bool)
+    for c in (*trips, *outs, *gatherings, *holidays, *birthdays):
+        claimed[c.rows] = True
+    # a day-dated scan folder that a day rule already made a memory of is not proposed twice
+    periods = [p for p in periods if np.count_nonzero(claimed[p.rows]) * 2 < len(p.rows)]
+    facts = {"homes": homes.summary(), "items": len(full)}
+    return [*trips, *outs, *gatherings, *holidays, *birthdays, *people, *on_this_day, *periods], facts
 
 
 def _match(candidates: list[Candidate], existing: list[dict[str, Any]], ids: np.ndarray) -> dict[int, dict]:
@@ -125,6 +144,7 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None) -> di
     summary: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "dropped": 0, "offered": 0,
                                "rejected_kept_out": 0, "by_kind": Counter()}
     seen: set[int] = set()
+    albums = AlbumNamer(lib.albums)
     with db.atomic():
         for i, c in enumerate(candidates):
             m = matched.get(i)
@@ -154,10 +174,16 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None) -> di
             summary["by_kind"][c.kind] += 1
             members = [x for x in member_ids if x not in removed_ids]
             picks = [int(lib.ids[r]) for r in curation.picks]
+            title, reason = c.title, c.reason
+            if c.kind in TITLED_KINDS:
+                # the picks, not all members: the title should name what the memory shows
+                hint = albums.hint(store.primary_paths(db, picks), picks, c.start, c.end)
+                if hint is not None:
+                    title, reason = titled(c, hint[0], hint[1], len(picks))
             fields = {
-                "kind": c.kind, "title": c.title, "start": c.start.isoformat(), "end": c.end.isoformat(),
+                "kind": c.kind, "title": title, "start": c.start.isoformat(), "end": c.end.isoformat(),
                 "place": c.place, "people": json.dumps(c.people, ensure_ascii=False),
-                "score": round(float(c.score), 3), "reason": c.reason, "cover_item": int(lib.ids[curation.cover]),
+                "score": round(float(c.score), 3), "reason": reason, "cover_item": int(lib.ids[curation.cover]),
             }
             if m is None:
                 key = c.key

@@ -23,11 +23,11 @@ __all__ = [
     "set_cover", "mark_exported", "approved_not_exported", "memory_id_for", "item_id_for_path",
     "selection_rows", "excluded_item_ids", "places", "people", "face_links", "face_sizes",
     "existing_memories", "insert_memory", "replace_members", "offer_items", "delete_memories",
-    "update_fields", "item_paths", "picked_items",
+    "update_fields", "item_paths", "picked_items", "primary_paths",
 ]
 
 STATUSES = ("suggested", "approved", "exported", "rejected")
-KINDS = ("trip", "day_out", "gathering", "holiday", "birthday", "on_this_day", "people")
+KINDS = ("trip", "day_out", "gathering", "holiday", "birthday", "on_this_day", "people", "period")
 
 _STATUS_ORDER = "CASE m.status WHEN 'suggested' THEN 0 WHEN 'approved' THEN 1 WHEN 'exported' THEN 2 ELSE 3 END"
 
@@ -37,6 +37,9 @@ _STATUS_ORDER = "CASE m.status WHEN 'suggested' THEN 0 WHEN 'approved' THEN 1 WH
 
 #: Dates are turned into numbers by SQLite (julianday), not row by row in Python: at 100k items this is
 #: the difference between 0.2 s and 2 s. utc_s is NULL when there is no UTC time and no offset.
+#: The last two columns say how far a date can be trusted: its precision as a small number (a photo
+#: dated only to a year or month must stay out of day-based memories) and whether the file's mtime was
+#: the only source (a copy's mtime is the day it was copied, not a day worth remembering).
 SELECTION_SQL = """
 SELECT id, kind = 'video',
        COALESCE((julianday(taken_at_utc) - 2440587.5) * 86400.0,
@@ -44,7 +47,9 @@ SELECT id, kind = 'video',
        CAST(julianday(substr(taken_at_local, 1, 10)) - 1721424.5 AS INTEGER),
        CAST(julianday(date(taken_at_local, '-4 hours')) - 1721424.5 AS INTEGER),
        lat, lon, COALESCE(place_id, -1), quality, sharpness, exposure, phash, face_count, width, height,
-       taken_at_local
+       taken_at_local,
+       CASE taken_at_precision WHEN 'year' THEN 3 WHEN 'month' THEN 2 WHEN 'day' THEN 1 ELSE 0 END,
+       COALESCE(taken_at_source, '') LIKE 'mtime%'
 FROM items
 WHERE state = 'present' AND kind != 'screenshot' AND is_messenger = 0 AND taken_at_local IS NOT NULL
   AND julianday(taken_at_local) IS NOT NULL
@@ -56,9 +61,23 @@ def selection_rows(db: Database) -> list[tuple]:
 
     Columns: id, is_video, utc seconds (or NULL), local day ordinal, outing day ordinal (nights count
     to the evening before), lat, lon, place_id (-1), quality, sharpness, exposure, phash, face_count,
-    width, height, taken_at_local.
+    width, height, taken_at_local, precision (0 time, 1 day, 2 month, 3 year), mtime only (0/1).
     """
     return db.execute(SELECTION_SQL).fetchall()
+
+
+def primary_paths(db: Database, item_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+    """item_id -> (root, relpath) of each present primary file, oldest first (folders give title hints)."""
+    ids = list(dict.fromkeys(int(i) for i in item_ids))
+    out: dict[int, list[tuple[str, str]]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for item_id, root, rel in db.execute(
+            f"SELECT item_id, root, relpath FROM paths WHERE item_id IN ({', '.join('?' for _ in chunk)}) "
+            "AND role = 'primary' AND missing_since IS NULL ORDER BY id", chunk,
+        ):
+            out.setdefault(item_id, []).append((root, rel.replace("\\", "/")))
+    return out
 
 
 def excluded_item_ids(db: Database, folders: Sequence[str]) -> set[int]:

@@ -9,7 +9,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Select
 
-KINDS = ("trip", "gathering", "birthday", "holiday", "on_this_day", "person")
+KINDS = ("trip", "day_out", "gathering", "birthday", "holiday", "on_this_day", "people", "period")
 STATUSES = ("suggested", "approved", "exported", "rejected")
 
 
