@@ -285,3 +285,25 @@ def test_a_dated_folder_must_overlap_the_memory():
     paths = {k: [(ROOT, f"2019-08-03 Zoo/{k}.jpg")] for k in range(4)}
     assert namer.hint(paths, [0, 1, 2], date(2019, 8, 2), date(2019, 8, 6))[0].title == "Zoo"
     assert namer.hint(paths, [0, 1, 2], date(2019, 8, 4), date(2019, 8, 6)) is None
+
+
+def test_a_day_dated_scan_folder_becomes_a_period_of_that_day(tmp_path):
+    """Six prints in '2005-12-24 Christmas' all sit at 12:00 (one moment to the day rules), so the folder
+    itself is the memory; the control spreads them over two days and makes none."""
+    db, _ = roll_db(SEED)
+    photos = Photos(db)
+    ids = [photos.add(f"Scans/2005-12-24 Christmas/scan_{k}.jpg", datetime(2005, 12, 24, 12, 0),
+                      precision="day", source="folder-name+home_tz") for k in range(6)]
+    run_selection(selection_config(tmp_path), db, today=TODAY)
+    [period] = [m for m in store.list_memories(db, kind="period") if m["start"] == "2005-12-24"]
+    assert period["title"] == "Christmas, Dec 24, 2005" and period["end"] == "2005-12-24"
+    assert period["reason"] == "period: 6 photos dated to Dec 24, 2005 only by their folder '2005-12-24 Christmas'"
+    assert _member_ids(db, period["id"]) == set(ids)
+
+    db, _ = roll_db(SEED)
+    photos = Photos(db)
+    for k in range(6):
+        photos.add(f"Scans/2005-12 Christmas/scan_{k}.jpg", datetime(2005, 12, 24 + k % 2, 12, 0),
+                   precision="day", source="iptc+home_tz")
+    run_selection(selection_config(tmp_path), db, today=TODAY)
+    assert not [m for m in store.list_memories(db, kind="period") if m["start"].startswith("2005-12")]
