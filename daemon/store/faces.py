@@ -114,14 +114,18 @@ def encodings(db: Database, where: str, params: list[Any] | None = None) -> tupl
     return ids, items, people, _decode([r[3] for r in rows])
 
 
-def people_in_items(db: Database, item_ids: Iterable[int]) -> dict[int, set[int]]:
-    """item -> people already present in it (a person gets at most one face per photo)."""
+def people_in_items(db: Database, item_ids: Iterable[int], *, with_ignored: bool = True) -> dict[int, set[int]]:
+    """item -> people already present in it (a person gets at most one face per photo).
+
+    ``with_ignored=False`` leaves out faces of a forgotten person (name offers must not count them).
+    """
     out: dict[int, set[int]] = {}
     ids = sorted(set(int(i) for i in item_ids))
+    extra = "" if with_ignored else " AND ignored = 0"
     for lo in range(0, len(ids), 500):
         chunk = ids[lo:lo + 500]
         for item_id, person_id in db.execute(
-                f"SELECT item_id, person_id FROM faces WHERE person_id IS NOT NULL AND item_id IN "
+                f"SELECT item_id, person_id FROM faces WHERE person_id IS NOT NULL{extra} AND item_id IN "
                 f"({','.join('?' * len(chunk))})", chunk):
             out.setdefault(item_id, set()).add(person_id)
     return out
@@ -244,15 +248,7 @@ def people_for_items(db: Database, item_ids: Iterable[int]) -> dict[int, list[in
 
 def assigned_people(db: Database, item_ids: Iterable[int]) -> dict[int, set[int]]:
     """item -> people with a face in it, for name offers: only faces assigned to someone and not ignored."""
-    out: dict[int, set[int]] = {}
-    ids = sorted(set(int(i) for i in item_ids))
-    for lo in range(0, len(ids), 500):
-        chunk = ids[lo:lo + 500]
-        for item_id, person_id in db.execute(
-                f"SELECT item_id, person_id FROM faces WHERE person_id IS NOT NULL AND ignored = 0 AND item_id IN "
-                f"({','.join('?' * len(chunk))})", chunk):
-            out.setdefault(item_id, set()).add(person_id)
-    return out
+    return people_in_items(db, item_ids, with_ignored=False)
 
 
 def people_names(db: Database) -> dict[int, str | None]:
