@@ -62,7 +62,8 @@ def _candidates(db: Database) -> list[Offer]:
             items_by_name.setdefault(name, set()).add(int(item_id))
     if not items_by_name:
         return []
-    people_by_item = store_faces.assigned_people(db, {i for items in items_by_name.values() for i in items})
+    people_by_item = store_faces.people_in_items(db, {i for items in items_by_name.values() for i in items},
+                                                  with_ignored=False)
     names = store_faces.people_names(db)
     taken = {n.casefold() for n in names.values() if n}
     out = []
@@ -84,7 +85,7 @@ def _candidates(db: Database) -> list[Offer]:
 
 def offers(db: Database) -> dict[int, Offer]:
     """person id -> the one name offered for them (unnamed people only; declined offers left out)."""
-    declined = store_faces.declined_name_hints(db)
+    declined = store_sidecars.declined_name_hints(db)
     by_person: dict[int, list[Offer]] = {}
     for offer in _candidates(db):
         if (offer.person_id, offer.name) not in declined:
@@ -126,5 +127,5 @@ def accept(db: Database, person_id: int, name: str | None = None) -> Offer:
 def decline(db: Database, person_id: int, name: str | None = None) -> Offer:
     """Remember that this person is not the offered name, so it is not offered again."""
     offer = _require_offer(db, person_id, name)
-    store_faces.decline_name_hint(db, person_id, offer.name)
+    store_sidecars.decline_name_hint(db, person_id, offer.name)
     return offer

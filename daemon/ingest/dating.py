@@ -14,8 +14,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from homeroll.daemon.ingest import folderdate, timeinfo
-from homeroll.daemon.ingest.takeout import TakeoutFacts, read_bounded, read_sidecar
+from homeroll.daemon.ingest import folderdate, takeout, timeinfo, xmp
 from homeroll.daemon.ingest.xmp import EmbeddedTime, MetadataError, embedded_packet, parse_xmp
 
 
@@ -28,7 +27,7 @@ class Evidence:
     positions: list[tuple[float, float]] = field(default_factory=list)    # best first
     people: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)                     # the file's own metadata
-    sidecar_notes: dict[str, str] = field(default_factory=dict)           # sidecar kind -> why unused
+    sidecar_notes: dict[str, str | None] = field(default_factory=dict)    # sidecar path -> why unused, or None
 
 
 def _embedded(image, evidence: Evidence) -> None:
@@ -53,28 +52,29 @@ def _embedded(image, evidence: Evidence) -> None:
 
 
 def _sidecars(sidecars: dict[str, str], evidence: Evidence, now: datetime | None) -> None:
+    evidence.sidecar_notes = dict.fromkeys(sidecars.values())
     xmp_path = sidecars.get("xmp")
     if xmp_path:
         try:
-            facts = parse_xmp(read_bounded(xmp_path, "XMP sidecar"))
+            facts = xmp.read_sidecar(xmp_path, now)
             if facts.time:
                 evidence.times.append(("xmp-sidecar", facts.time))
             if facts.lat is not None and facts.lon is not None:
                 evidence.positions.append((facts.lat, facts.lon))
         except MetadataError as exc:
-            evidence.sidecar_notes["xmp"] = str(exc)
+            evidence.sidecar_notes[xmp_path] = str(exc)
     takeout_path = sidecars.get("takeout")
     if takeout_path:
         try:
-            facts: TakeoutFacts = read_sidecar(takeout_path, now)
-            evidence.takeout_utc = facts.taken_utc
-            if facts.lat is not None and facts.lon is not None:
-                evidence.positions.append((facts.lat, facts.lon))
-            evidence.people = facts.people
-            if facts.taken_utc is None:
-                evidence.sidecar_notes["takeout"] = "Takeout JSON has no usable photoTakenTime"
+            found = takeout.read_sidecar(takeout_path, now)
+            evidence.takeout_utc = found.taken_utc
+            if found.lat is not None and found.lon is not None:
+                evidence.positions.append((found.lat, found.lon))
+            evidence.people = found.people
+            if found.taken_utc is None:
+                evidence.sidecar_notes[takeout_path] = "Takeout JSON has no usable photoTakenTime"
         except MetadataError as exc:
-            evidence.sidecar_notes["takeout"] = str(exc)
+            evidence.sidecar_notes[takeout_path] = str(exc)
 
 
 def gather(image, sidecars: dict[str, str] | None, now: datetime | None = None, save_time: object = None) -> Evidence:
@@ -113,10 +113,6 @@ def with_xmp_offset(taken: timeinfo.TakenAt | None, evidence: Evidence) -> timei
     return taken
 
 
-def _precise(taken: timeinfo.TakenAt) -> tuple[timeinfo.TakenAt, str]:
-    return taken, "time"
-
-
 def fallback_time(evidence: Evidence, relpath: str, mtime_ns: int, lat: float | None, lon: float | None,
                   home_tz: str, now: datetime | None = None) -> tuple[timeinfo.TakenAt, str]:
     """(taken_at, precision) for a file whose EXIF/container gave no date: every later source in order."""
@@ -130,18 +126,18 @@ def fallback_time(evidence: Evidence, relpath: str, mtime_ns: int, lat: float | 
         taken = timeinfo.from_local(value.local, value.offset_min, lat, lon, home_tz, source)
         return taken, value.precision
     if evidence.takeout_utc is not None:
-        return _precise(timeinfo.from_utc(evidence.takeout_utc, lat, lon, home_tz, "takeout"))
+        return timeinfo.from_utc(evidence.takeout_utc, lat, lon, home_tz, "takeout"), "time"
     folder = folderdate.folder_date(relpath, now)
     named = timeinfo.parse_filename(os.path.basename(relpath))
     # A file name inside the folder's period is the same story told more precisely ("2019/IMG_20190704…");
     # one outside it is the scanner's clock, and the folder a person named wins.
     if named is not None and (folder is None or folderdate.within(named, folder)):
-        return _precise(timeinfo.from_local(named, None, lat, lon, home_tz, "filename"))
+        return timeinfo.from_local(named, None, lat, lon, home_tz, "filename"), "time"
     if folder is not None:
         taken = timeinfo.from_local(folder.local, None, lat, lon, home_tz, "folder-name")
         return taken, folder.precision
     mtime = datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
-    return _precise(timeinfo.from_utc(mtime, lat, lon, home_tz, "mtime"))
+    return timeinfo.from_utc(mtime, lat, lon, home_tz, "mtime"), "time"
 
 
 #: The order above, by source name (the part before any "+gps_tz"/"+home_tz").

@@ -170,7 +170,7 @@ class Indexer:
 
     # --- storing one analysed file ------------------------------------------------------------
     def _store(self, root: str, relpath: str, result: dict[str, Any], stats: ScanStats,
-               refresh: bool = False, sidecars: dict[str, str] | None = None) -> str:
+               refresh: bool = False) -> str:
         if "skip" in result:
             try:
                 st = os.stat(os.path.join(root, relpath))
@@ -191,11 +191,10 @@ class Indexer:
             store_items.update_dating(self.db, item_id, record)  # a sidecar changed what the file says
         if created or refresh or record.get("name_hints"):
             store_sidecars.set_name_hints(self.db, item_id, record.get("name_hints") or [], "takeout")
-        notes = ok.get("sidecar_notes") or {}
-        for kind, path in (sidecars or {}).items():
-            store_sidecars.set_note(self.db, root, os.path.relpath(path, root), notes.get(kind))
-            if notes.get(kind):
-                log.info("%s: %s", os.path.relpath(path, root), notes[kind])
+        for path, note in (ok.get("sidecar_notes") or {}).items():  # every sidecar read with it; None = used
+            store_sidecars.set_note(self.db, root, os.path.relpath(path, root), note)
+            if note:
+                log.info("%s: %s", os.path.relpath(path, root), note)
         stats.indexed += 1
         if created:
             stats.new_items += 1
@@ -291,11 +290,9 @@ class Indexer:
         outcomes: dict[str, str] = {}
         pairings = {} if pairings is None else pairings
         total = len(photos) + len(videos)
-        paired = {job[1]: job[2] for job in photos}
         with _Batches(self.db) as batch:
             for _, relpath, result in self.pool.map(photos):
-                outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh,
-                                                paired.get(relpath))
+                outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh)
                 batch.tick()
                 if progress:
                     progress(len(outcomes), total)
@@ -306,10 +303,8 @@ class Indexer:
                     outcomes[relpath] = "indexed"
                 else:
                     plain_videos.append(sidecar_sync.job(root, relpath, pairings))
-            paired.update({job[1]: job[2] for job in plain_videos})
             for _, relpath, result in self.pool.map(plain_videos):
-                outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh,
-                                                paired.get(relpath))
+                outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh)
                 batch.tick()
                 if progress:
                     progress(len(outcomes), total)

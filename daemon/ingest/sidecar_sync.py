@@ -34,24 +34,29 @@ def job(root: str, relpath: str, pairings: dict[str, sidecars.FolderPairing]):
     return os.path.join(root, relpath), relpath, paired
 
 
-def sync_one(db: Database, root: str, relpath: str, pairing: sidecars.FolderPairing,
-             entry: roots_mod.FileEntry | None = None, prior: tuple | None = None) -> list[str]:
-    """Bring one sidecar's row in line with the disk; returns the photos whose metadata must be re-read."""
-    folder, name = os.path.split(relpath)
-    if entry is None:
-        row = store_sidecars.get(db, root, relpath)
-        prior = (row["size"], row["mtime_ns"], row["media_relpath"], row["kind"]) if row else None
-        try:
-            st = os.stat(os.path.join(root, relpath))
-            entry = roots_mod.FileEntry(relpath, st.st_size, st.st_mtime_ns)
-        except OSError:
-            entry = None
-    affected = [prior[2]] if prior and prior[2] else []
-    if entry is None:  # gone: its photo falls back to its own metadata
-        store_sidecars.forget(db, root, [relpath])
-        if prior and prior[3] == "album":
-            store_sidecars.set_album(db, root, folder, None, "takeout")
-        return affected
+def sync_one(db: Database, root: str, relpath: str, pairing: sidecars.FolderPairing) -> list[str]:
+    """The watcher's view of one sidecar: look up its row and its file, then bring the row in line."""
+    row = store_sidecars.get(db, root, relpath)
+    prior = (row["size"], row["mtime_ns"], row["media_relpath"], row["kind"]) if row else None
+    try:
+        st = os.stat(os.path.join(root, relpath))
+    except OSError:
+        return _gone(db, root, relpath, prior)
+    return _seen(db, root, roots_mod.FileEntry(relpath, st.st_size, st.st_mtime_ns), pairing, prior)
+
+
+def _gone(db: Database, root: str, relpath: str, prior: tuple | None) -> list[str]:
+    """A sidecar that went away: its photo falls back to its own metadata."""
+    store_sidecars.forget(db, root, [relpath])
+    if prior and prior[3] == "album":
+        store_sidecars.set_album(db, root, os.path.dirname(relpath), None, "takeout")
+    return [prior[2]] if prior and prior[2] else []
+
+
+def _seen(db: Database, root: str, entry: roots_mod.FileEntry, pairing: sidecars.FolderPairing,
+          prior: tuple | None) -> list[str]:
+    """A sidecar on disk: record it if it is new or changed; returns the photos whose metadata must be re-read."""
+    folder, name = os.path.split(entry.relpath)
     kind = pairing.kind_of(name) or (prior[3] if prior else "takeout")
     media = [os.path.join(folder, m) for m in pairing.media_of.get(name, [])]
     if prior and prior[:3] == (entry.size, entry.mtime_ns, media[0] if media else None):
@@ -62,11 +67,12 @@ def sync_one(db: Database, root: str, relpath: str, pairing: sidecars.FolderPair
         from homeroll.daemon.ingest.xmp import MetadataError
 
         try:
-            store_sidecars.set_album(db, root, folder, read_album(os.path.join(root, relpath)), "takeout")
+            store_sidecars.set_album(db, root, folder, read_album(os.path.join(root, entry.relpath)), "takeout")
         except MetadataError as exc:
             note = str(exc)
-    store_sidecars.record(db, root, relpath, kind, media[0] if media else None, entry.size,
+    store_sidecars.record(db, root, entry.relpath, kind, media[0] if media else None, entry.size,
                           entry.mtime_ns, note)
+    affected = [prior[2]] if prior and prior[2] else []
     return affected + media
 
 
@@ -91,9 +97,8 @@ def _sync_folders(db: Database, root: str, by_folder: dict[str, list[roots_mod.F
             if pairing.kind_of(os.path.basename(entry.relpath)) is None:
                 continue
             sidecar_paths.add(entry.relpath)
-            refresh.update(sync_one(db, root, entry.relpath, pairing, entry, known.get(entry.relpath)))
+            refresh.update(_seen(db, root, entry, pairing, known.get(entry.relpath)))
     for relpath, prior in known.items():
         if relpath not in sidecar_paths:
-            pairing = pairings.get(os.path.dirname(relpath)) or sidecars.FolderPairing()
-            refresh.update(sync_one(db, root, relpath, pairing, None, prior))
+            refresh.update(_gone(db, root, relpath, prior))
     return pairings, refresh, sidecar_paths

@@ -28,7 +28,7 @@ class TakeoutFacts:
     title: str | None
 
 
-def read_bounded(path: str, what: str) -> bytes:
+def _read_bounded(path: str, what: str) -> bytes:
     """A sidecar's bytes, refusing a huge one before reading it (a per-file reason, not a stalled worker)."""
     try:
         size = os.stat(path).st_size
@@ -41,7 +41,7 @@ def read_bounded(path: str, what: str) -> bytes:
 
 
 def _load(path: str, what: str) -> dict:
-    raw = read_bounded(path, what)
+    raw = _read_bounded(path, what)
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:

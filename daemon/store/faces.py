@@ -18,6 +18,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from homeroll.daemon.errors import UserError
+from homeroll.daemon.store import sidecars as store_sidecars
 from homeroll.daemon.store.items import kv_get, kv_set, now_iso
 
 ENCODING_DIM = 128
@@ -27,13 +28,10 @@ FACE_FIELDS = ("id", "item_id", "top", "left", "bottom", "right", "det_score", "
                "assigned_by", "ignored")
 
 __all__ = [
-    "assigned_people", "decline_name_hint", "declined_name_hints", "face_crop", "faces_for_item", "forget_person",
-    "list_faces", "list_people", "merge_people", "move_face", "name_person", "people_for_items", "people_names",
-    "person", "person_faces", "person_media", "save_detection", "todo_items",
+    "face_crop", "faces_for_item", "forget_person", "list_faces", "list_people", "merge_people", "move_face",
+    "name_person", "people_for_items", "people_names", "person", "person_faces", "person_media", "save_detection",
+    "todo_items",
 ]
-
-#: kv prefix of a declined name offer: ``name_hint.declined.<person id>.<name>`` (the name may hold dots).
-DECLINED_PREFIX = "name_hint.declined."
 
 
 # -- the faces job ---------------------------------------------------------------------------------
@@ -246,11 +244,6 @@ def people_for_items(db: Database, item_ids: Iterable[int]) -> dict[int, list[in
     return {k: sorted(v) for k, v in people_in_items(db, item_ids).items()}
 
 
-def assigned_people(db: Database, item_ids: Iterable[int]) -> dict[int, set[int]]:
-    """item -> people with a face in it, for name offers: only faces assigned to someone and not ignored."""
-    return people_in_items(db, item_ids, with_ignored=False)
-
-
 def people_names(db: Database) -> dict[int, str | None]:
     """person id -> name (None when unnamed), without the face counts ``list_people`` pays for."""
     return dict(db.execute("SELECT id, name FROM people").fetchall())
@@ -316,28 +309,6 @@ def name_person(db: Database, person_id: int, name: str | None, birthday: str | 
             db.execute("UPDATE people SET birthday = ? WHERE id = ?", [bday, person_id])
 
 
-def decline_name_hint(db: Database, person_id: int, name: str) -> None:
-    """The household says this person is not ``name``: that offer is never made for them again."""
-    _require_person(db, person_id)
-    kv_set(db, f"{DECLINED_PREFIX}{int(person_id)}.{name}", now_iso())
-
-
-def declined_name_hints(db: Database) -> set[tuple[int, str]]:
-    """(person id, name) for every declined name offer."""
-    out = set()
-    for (key,) in db.execute("SELECT key FROM kv WHERE substr(key, 1, ?) = ?", [len(DECLINED_PREFIX), DECLINED_PREFIX]):
-        pid, _, name = key[len(DECLINED_PREFIX):].partition(".")
-        if pid.isdigit() and name:
-            out.add((int(pid), name))
-    return out
-
-
-def _drop_declines(db: Database, person_id: int) -> None:
-    # People ids are reused after the highest one is deleted, so a gone person's declines must go with them.
-    prefix = f"{DECLINED_PREFIX}{int(person_id)}."
-    db.execute("DELETE FROM kv WHERE substr(key, 1, ?) = ?", [len(prefix), prefix])
-
-
 def merge_people(db: Database, keep_id: int, other_id: int) -> None:
     """The user says two people are one: every face of ``other_id`` moves to ``keep_id``."""
     if keep_id == other_id:
@@ -351,7 +322,7 @@ def merge_people(db: Database, keep_id: int, other_id: int) -> None:
                    [keep[0] or other[0], keep[1] or other[1], keep_id])
         db.execute("UPDATE faces SET person_id = ? WHERE person_id = ?", [keep_id, other_id])
         db.execute("DELETE FROM people WHERE id = ?", [other_id])
-        _drop_declines(db, other_id)
+        store_sidecars.drop_declines(db, other_id)
         _refresh_cover(db, keep_id)
 
 
@@ -373,7 +344,7 @@ def move_face(db: Database, face_id: int, person_id: int | None) -> int:
             named = db.execute("SELECT name FROM people WHERE id = ?", [previous]).fetchone()[0]
             if left == 0 and not named:
                 db.execute("DELETE FROM people WHERE id = ?", [previous])
-                _drop_declines(db, previous)
+                store_sidecars.drop_declines(db, previous)
             else:
                 _refresh_cover(db, previous)
     return person_id
@@ -393,7 +364,7 @@ def forget_person(db: Database, person_id: int) -> dict[str, int]:
         db.execute("UPDATE faces SET encoding = NULL, crop = NULL, person_id = NULL, assigned_by = NULL, ignored = 1 "
                    "WHERE person_id = ?", [person_id])
         db.execute("DELETE FROM people WHERE id = ?", [person_id])
-        _drop_declines(db, person_id)
+        store_sidecars.drop_declines(db, person_id)
     vacuum(db)
     return {"faces_deleted": len(rows), "crops_deleted": crops}
 

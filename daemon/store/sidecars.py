@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from homeroll.daemon.store.items import now_iso
+from homeroll.daemon.store.items import kv_set, now_iso
 
 
 def known(db: Database, root: str) -> dict[str, tuple[int | None, int | None, str | None, str]]:
@@ -78,6 +78,31 @@ def set_name_hints(db: Database, item_id: int, names: Iterable[str], source: str
         db.execute("DELETE FROM name_hints WHERE item_id = ? AND source = ?", [item_id, source])
         db.conn.executemany("INSERT OR IGNORE INTO name_hints (item_id, name, source) VALUES (?, ?, ?)",
                             [(item_id, name, source) for name in names])
+
+
+#: kv prefix of a declined name offer: ``name_hint.declined.<person id>.<name>`` (the name may hold dots).
+DECLINED_PREFIX = "name_hint.declined."
+
+
+def decline_name_hint(db: Database, person_id: int, name: str) -> None:
+    """The household says this person is not ``name``: that offer is never made for them again."""
+    kv_set(db, f"{DECLINED_PREFIX}{int(person_id)}.{name}", now_iso())
+
+
+def declined_name_hints(db: Database) -> set[tuple[int, str]]:
+    """(person id, name) for every declined name offer."""
+    out = set()
+    for (key,) in db.execute("SELECT key FROM kv WHERE substr(key, 1, ?) = ?", [len(DECLINED_PREFIX), DECLINED_PREFIX]):
+        pid, _, name = key[len(DECLINED_PREFIX):].partition(".")
+        if pid.isdigit() and name:
+            out.add((int(pid), name))
+    return out
+
+
+def drop_declines(db: Database, person_id: int) -> None:
+    """A person who is gone (merged, forgotten, emptied) takes their declines along: ids are reused."""
+    prefix = f"{DECLINED_PREFIX}{int(person_id)}."
+    db.execute("DELETE FROM kv WHERE substr(key, 1, ?) = ?", [len(prefix), prefix])
 
 
 def name_hints(db: Database) -> list[tuple[int, str]]:

@@ -173,12 +173,12 @@ def test_declines_go_with_a_merged_or_forgotten_person(memdb, gone):
     # A deleted person's id can be handed out again: their declines must not silence the newcomer.
     ids = _anna_mostly_a(Library(memdb))
     hints.decline(memdb, ids["A"])
-    assert store_faces.declined_name_hints(memdb) == {(ids["A"], "Anna")}
+    assert store_sidecars.declined_name_hints(memdb) == {(ids["A"], "Anna")}
     if gone == "merged":
         store_faces.merge_people(memdb, ids["B"], ids["A"])
     else:
         store_faces.forget_person(memdb, ids["A"])
-    assert store_faces.declined_name_hints(memdb) == set()
+    assert store_sidecars.declined_name_hints(memdb) == set()
 
 
 def test_cli_lists_accepts_and_declines_offers(make_config):
