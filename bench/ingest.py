@@ -40,7 +40,7 @@ def make_12mp_library(folder: Path, count: int) -> None:
     """Encode one 4000x3000 JPEG, then splice a different EXIF block into each copy (distinct bytes, fast)."""
     from PIL import Image
 
-    from homeroll.daemon.demo import build_exif, scene
+    from homeroll.demo.media import build_exif, scene
 
     marker = folder / f".complete-{count}"
     if marker.exists():
@@ -86,8 +86,8 @@ def make_takeout_library(root: Path, count: int) -> None:
     """
     from PIL import Image
 
-    from homeroll.daemon.demo import scene
-    from homeroll.daemon.demo_exports import takeout_sidecar
+    from homeroll.demo.exports import takeout_sidecar
+    from homeroll.demo.media import scene
 
     marker = root / f".complete-{count}"
     if marker.exists():
@@ -170,7 +170,7 @@ def homeroll_pass(lib: Path, data: Path, thumbnails: bool, cores: str, check=Non
 def make_100k_db(lib: Path, data: Path, count: int) -> None:
     """count tiny files plus DB rows that match them by size and mtime, as after a first scan."""
     from homeroll.daemon import config, store
-    from homeroll.daemon.store import items
+    from homeroll.daemon.store import items as store_items
 
     marker = lib / f".complete-{count}"
     if marker.exists() and (data / "homeroll.db").exists():
@@ -190,8 +190,8 @@ def make_100k_db(lib: Path, data: Path, count: int) -> None:
             st = path.stat()
             record = {"hash": f"{i:032x}", "kind": "photo", "taken_at_local": "2020-01-01T00:00:00",
                       "utc_offset_min": 60, "taken_at_utc": "2019-12-31T23:00:00.000000Z", "width": 4000, "height": 3000}
-            items.save_item(db, record, str(lib), str(path.relative_to(lib)), st.st_size, st.st_mtime_ns)
-    items.set_root(db, str(lib), state="online", st_dev=os.stat(lib).st_dev)
+            store_items.save_item(db, record, str(lib), str(path.relative_to(lib)), st.st_size, st.st_mtime_ns)
+    store_items.set_root(db, str(lib), state="online", st_dev=os.stat(lib).st_dev)
     db.close()
     marker.touch()
 

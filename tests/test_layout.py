@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_every_package_folder_is_listed_in_pyproject():
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = set()
-    for top, name in (("daemon", "homeroll.daemon"), ("tui", "homeroll.tui")):
+    for top, name in (("daemon", "homeroll.daemon"), ("tui", "homeroll.tui"), ("demo", "homeroll.demo")):
         for init in (REPO / top).rglob("__init__.py"):
             rel = init.parent.relative_to(REPO / top)
             found.add(".".join([name, *rel.parts]) if rel.parts else name)
@@ -21,7 +21,7 @@ def test_every_package_folder_is_listed_in_pyproject():
 
 
 def test_core_never_imports_textual():
-    code = ("import sys, homeroll.daemon.cli, homeroll.daemon.service, homeroll.daemon.memories.select, "
+    code = ("import sys, homeroll.daemon.cli, homeroll.daemon.service.main, homeroll.daemon.memories.select, "
             "homeroll.daemon.collage.export, homeroll.daemon.faces.job; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_image')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -29,7 +29,7 @@ def _step(text: str) -> None:
 @pass_app
 def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     """Generate a demo camera roll and run scan, faces, selection and an export on it."""
-    from homeroll.daemon.demo import generate_camera_roll
+    from homeroll.demo.roll import generate_camera_roll
 
     base = Path(demo_dir).absolute()
     if base.exists():
@@ -40,7 +40,7 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     face_photos: list[Path] = []
     if faces:
         _step("Fetching real face photos for the people demo (face_recognition's test images, via pip)")
-        from homeroll.daemon.faces.demo_faces import fetch_demo_faces
+        from homeroll.demo.faces import fetch_demo_faces
 
         face_photos = [p for p in fetch_demo_faces(base / "face-photos") if "partial" not in p.name]
         click.echo(f"{len(face_photos)} face photos" if face_photos else "none available: the demo runs without faces")
@@ -51,7 +51,7 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     click.echo(f"{manifest['photos']} JPEG, {manifest['heic']} HEIC, {manifest['videos']} videos, "
                f"{manifest['screenshots']} screenshots, {manifest['messenger']} messenger images "
                f"in {library} ({time.monotonic() - started:.0f} s)")
-    from homeroll.daemon import demo_exports
+    from homeroll.demo import exports as demo_exports
 
     exports = demo_exports.generate_takeout(library, seed=seed, people=["Anna"])
     scans = demo_exports.generate_scans(library, seed=seed)

@@ -9,10 +9,10 @@ import click
 
 from homeroll.daemon.cli.context import pass_app, print_json
 from homeroll.daemon.errors import UserError
-from homeroll.daemon.store import memories as store
+from homeroll.daemon.store import memories as store_memories
 
-_STATUS = click.Choice(list(store.STATUSES))
-_KIND = click.Choice(list(store.KINDS))
+_STATUS = click.Choice(list(store_memories.STATUSES))
+_KIND = click.Choice(list(store_memories.KINDS))
 
 
 def _public(db: Any, memory: dict[str, Any], picks: list[int], paths: dict[int, str]) -> dict[str, Any]:
@@ -27,10 +27,10 @@ def _public(db: Any, memory: dict[str, Any], picks: list[int], paths: dict[int, 
 
 
 def _listing(db: Any, memories: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    picks = store.picked_items(db, [m["id"] for m in memories])
+    picks = store_memories.picked_items(db, [m["id"] for m in memories])
     wanted = [i for m in memories for i in picks.get(m["id"], [])]
     wanted += [m["cover"] for m in memories if m["cover"] is not None]
-    paths = store.item_paths(db, wanted)
+    paths = store_memories.item_paths(db, wanted)
     return [_public(db, m, picks.get(m["id"], []), paths) for m in memories]
 
 
@@ -73,7 +73,7 @@ def memories(ctx: click.Context, status: str | None, kind: str | None, search: s
     if ctx.invoked_subcommand is not None:
         return
     app = ctx.obj
-    listing = _listing(app.db, store.list_memories(app.db, status=status, kind=kind, search=search))
+    listing = _listing(app.db, store_memories.list_memories(app.db, status=status, kind=kind, search=search))
     if as_json:
         print_json(listing)
     else:
@@ -81,7 +81,7 @@ def memories(ctx: click.Context, status: str | None, kind: str | None, search: s
 
 
 def _one(app: Any, memory_id: int) -> dict[str, Any]:
-    memory = store.get_memory(app.db, memory_id)
+    memory = store_memories.get_memory(app.db, memory_id)
     if memory is None:
         raise UserError(f"no memory with id {memory_id}")
     return _listing(app.db, [memory])[0]
@@ -92,7 +92,7 @@ def _one(app: Any, memory_id: int) -> dict[str, Any]:
 @pass_app
 def approve_cmd(app: Any, memory_id: int) -> None:
     """Approve a memory: it keeps its picks, and is exported when auto-export is on."""
-    store.approve(app.db, memory_id)
+    store_memories.approve(app.db, memory_id)
     print_json(_one(app, memory_id))
 
 
@@ -101,7 +101,7 @@ def approve_cmd(app: Any, memory_id: int) -> None:
 @pass_app
 def reject_cmd(app: Any, memory_id: int) -> None:
     """Reject a memory: it is never proposed again."""
-    store.reject(app.db, memory_id)
+    store_memories.reject(app.db, memory_id)
     print_json(_one(app, memory_id))
 
 
@@ -111,7 +111,7 @@ def reject_cmd(app: Any, memory_id: int) -> None:
 @pass_app
 def rename_cmd(app: Any, memory_id: int, title: str) -> None:
     """Give a memory your own title (kept across re-selection)."""
-    store.rename(app.db, memory_id, title)
+    store_memories.rename(app.db, memory_id, title)
     print_json(_one(app, memory_id))
 
 
@@ -121,7 +121,7 @@ def rename_cmd(app: Any, memory_id: int, title: str) -> None:
 @pass_app
 def remove_cmd(app: Any, memory_id: int, path: str) -> None:
     """Take a photo out of a memory (it stays out across re-selection)."""
-    store.remove_item(app.db, memory_id, store.item_id_for_path(app.db, path))
+    store_memories.remove_item(app.db, memory_id, store_memories.item_id_for_path(app.db, path))
     print_json(_one(app, memory_id))
 
 
@@ -131,7 +131,7 @@ def remove_cmd(app: Any, memory_id: int, path: str) -> None:
 @pass_app
 def cover_cmd(app: Any, memory_id: int, path: str) -> None:
     """Make a photo of the memory its cover."""
-    store.set_cover(app.db, memory_id, store.item_id_for_path(app.db, path))
+    store_memories.set_cover(app.db, memory_id, store_memories.item_id_for_path(app.db, path))
     print_json(_one(app, memory_id))
 
 
@@ -141,7 +141,7 @@ def cover_cmd(app: Any, memory_id: int, path: str) -> None:
 @pass_app
 def show_cmd(app: Any, memory_id: int, as_json: bool) -> None:
     """One memory with its curated picks in order and any photos offered since approval."""
-    memory = store.get_memory(app.db, memory_id)
+    memory = store_memories.get_memory(app.db, memory_id)
     if memory is None:
         raise UserError(f"no memory with id {memory_id}")
     public = _one(app, memory_id)

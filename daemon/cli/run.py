@@ -19,7 +19,7 @@ def run(app: AppContext, once: bool) -> None:
     Logs go to stderr (journald keeps them). SIGTERM finishes the current file and exits;
     SIGHUP reloads the config.
     """
-    from homeroll.daemon.service import run_service
+    from homeroll.daemon.service.main import run_service
 
     code = run_service(app.config_path, app.log_level, once=once)
     if code:

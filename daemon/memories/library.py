@@ -21,14 +21,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlite_utils import Database
 
-from homeroll.daemon.store import memories as store
-from homeroll.daemon.store import sidecars as sidecars_store
+from homeroll.daemon.store import memories as store_memories
+from homeroll.daemon.store import sidecars as store_sidecars
 
-#: taken_at_precision as stored in ``Library.precision`` (store.memories.SELECTION_SQL).
+#: taken_at_precision as stored in ``Library.precision`` (store_memories.memories.SELECTION_SQL).
 PRECISION_TIME, PRECISION_DAY, PRECISION_MONTH, PRECISION_YEAR = 0, 1, 2, 3
 
 #: A night belongs to the evening before it: photos before this hour count for the previous day
-#: (applied in SQL, store.memories.SELECTION_SQL).
+#: (applied in SQL, store_memories.memories.SELECTION_SQL).
 NIGHT_OWL_HOURS = 4
 
 
@@ -131,8 +131,8 @@ def _base_quality(quality: float | None, sharpness: float | None, exposure: floa
 def load_library(db: Database, *, home_tz: str = "UTC", excluded_folders: list[str] | None = None) -> Library:
     """Read every usable item (not screenshots, messenger images or excluded folders) into arrays."""
     zone = ZoneInfo(home_tz)
-    rows = store.selection_rows(db)
-    excluded = store.excluded_item_ids(db, excluded_folders or [])
+    rows = store_memories.selection_rows(db)
+    excluded = store_memories.excluded_item_ids(db, excluded_folders or [])
     if excluded:
         rows = [r for r in rows if r[0] not in excluded]
     if not rows:
@@ -157,7 +157,7 @@ def load_library(db: Database, *, home_tz: str = "UTC", excluded_folders: list[s
     if missing_q.any():
         for i in np.flatnonzero(missing_q).tolist():
             q[i] = _base_quality(None, sharpness[i], exposure[i])
-    sizes = store.face_sizes(db)
+    sizes = store_memories.face_sizes(db)
     short = np.minimum(np.array(width, dtype=np.float64), np.array(height, dtype=np.float64))
     face_px = np.array([sizes.get(i, 0) for i in ids], dtype=np.float64) if sizes else np.zeros(len(ids))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -172,19 +172,19 @@ def load_library(db: Database, *, home_tz: str = "UTC", excluded_folders: list[s
         precision=np.array(precision, dtype=np.int8)[order],
         mtime_only=np.array(mtime_only, dtype=bool)[order],
     )
-    lib.places = store.places(db)
-    lib.albums = sidecars_store.albums(db)
+    lib.places = store_memories.places(db)
+    lib.albums = store_sidecars.albums(db)
     imprecise = np.flatnonzero(lib.precision >= PRECISION_DAY)
     if len(imprecise):
         # only these rows need their folders (for period memories): scans are few, a phone roll has none.
         # Day-dated ones too: a scanned "2005-12-24 Christmas" folder is one moment to the day rules.
-        found = store.primary_paths(db, lib.ids[imprecise].tolist())
+        found = store_memories.primary_paths(db, lib.ids[imprecise].tolist())
         lib.imprecise_paths = {int(r): found[int(lib.ids[r])] for r in imprecise if int(lib.ids[r]) in found}
-    lib.people = store.people(db)
+    lib.people = store_memories.people(db)
     row_of = lib.row_of()
     by_person: dict[int, list[int]] = defaultdict(list)
     row_people: dict[int, list[int]] = defaultdict(list)
-    for item_id, person_id in store.face_links(db):
+    for item_id, person_id in store_memories.face_links(db):
         row = row_of.get(item_id)
         if row is not None:
             by_person[person_id].append(row)

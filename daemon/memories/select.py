@@ -39,8 +39,8 @@ from homeroll.daemon.memories.people import find_people
 from homeroll.daemon.memories.periods import find_periods
 from homeroll.daemon.memories.titles import PlaceNamer
 from homeroll.daemon.memories.trips import find_trips
-from homeroll.daemon.store import items as items_store
-from homeroll.daemon.store import memories as store
+from homeroll.daemon.store import items as store_items
+from homeroll.daemon.store import memories as store_memories
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None) -> di
     today = today or datetime.now(cfg.zone).date()
     lib = load_library(db, home_tz=cfg.home_tz, excluded_folders=list(mcfg.get("excluded_folders") or []))
     candidates, facts = propose(lib, mcfg, today)
-    existing = store.existing_memories(db)
+    existing = store_memories.existing_memories(db)
     matched = _match(candidates, existing, lib.ids)
     row_of = lib.row_of()
     keys_taken = {m["stable_key"] for m in existing}
@@ -157,7 +157,7 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None) -> di
                 if m["status"] in ("approved", "exported"):
                     new = [x for x in member_ids if x not in m["members"]]
                     if new:
-                        store.offer_items(db, m["id"], new)
+                        store_memories.offer_items(db, m["id"], new)
                         summary["offered"] += len(new)
                         summary["updated"] += 1
                     else:
@@ -177,7 +177,7 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None) -> di
             title, reason = c.title, c.reason
             if c.kind in TITLED_KINDS:
                 # the picks, not all members: the title should name what the memory shows
-                hint = albums.hint(store.primary_paths(db, picks), picks, c.start, c.end)
+                hint = albums.hint(store_memories.primary_paths(db, picks), picks, c.start, c.end)
                 if hint is not None:
                     title, reason = titled(c, hint[0], hint[1], len(picks))
             fields = {
@@ -192,7 +192,7 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None) -> di
                     key = f"{c.key}#{suffix}"
                     suffix += 1
                 keys_taken.add(key)
-                store.insert_memory(db, key, fields, members, picks)
+                store_memories.insert_memory(db, key, fields, members, picks)
                 summary["created"] += 1
                 continue
             old_picks = [x for x, v in sorted(m["members"].items(), key=lambda kv: (kv[1][1] is None, kv[1][1]))
@@ -203,15 +203,15 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None) -> di
             if same:
                 summary["unchanged"] += 1
                 continue
-            store.update_fields(db, m["id"], fields)
-            store.replace_members(db, m["id"], members, picks)
+            store_memories.update_fields(db, m["id"], fields)
+            store_memories.replace_members(db, m["id"], members, picks)
             summary["updated"] += 1
         stale = [m["id"] for m in existing
                  if m["id"] not in seen and m["status"] == "suggested" and not _user_edited(m)]
-        store.delete_memories(db, stale)
+        store_memories.delete_memories(db, stale)
         summary["dropped"] = len(stale)
-        items_store.kv_set(db, "memories.homes", json.dumps(facts["homes"]))
-        items_store.kv_set(db, "memories.last_run", items_store.now_iso())
+        store_items.kv_set(db, "memories.homes", json.dumps(facts["homes"]))
+        store_items.kv_set(db, "memories.last_run", store_items.now_iso())
     summary["by_kind"] = dict(summary["by_kind"])
     summary["items"] = facts["items"]
     summary["homes"] = facts["homes"]

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from homeroll.daemon import demo_exports
 from homeroll.daemon.ingest import sidecars
 from homeroll.daemon.ingest.folderdate import album_title, parse_folder
+from homeroll.demo import exports as demo_exports
 from tests.conftest import cli_json, run_cli
 
 
@@ -98,7 +98,7 @@ def test_a_sidecar_that_appears_changes_or_goes_away_rereads_its_photo(exports):
 def test_the_file_s_own_date_wins_over_its_sidecar(make_config):
     cfg = make_config(home_tz="Europe/Berlin")
     lib = cfg.libraries[0]
-    from homeroll.daemon.demo import scene, write_jpeg
+    from homeroll.demo.media import scene, write_jpeg
 
     write_jpeg(lib / "cam.jpg", scene(5, (320, 240)), taken=datetime(2020, 2, 2, 10, 0), offset="+01:00")
     (lib / "cam.jpg.xmp").write_bytes(demo_exports.xmp_packet("2011-01-01T00:00:00+01:00", gps=("52,31.2N", "13,24.3E")))

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from homeroll.daemon import store
-from homeroll.daemon.demo import scene, write_heic, write_jpeg, write_video
 from homeroll.daemon.ingest.pipeline import Indexer
+from homeroll.demo.media import scene, write_heic, write_jpeg, write_video
 from tests.conftest import cli_json, run_cli
 
 

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from homeroll.daemon import store
-from homeroll.daemon.demo import scene, write_jpeg
 from homeroll.daemon.ingest.pipeline import Indexer
+from homeroll.demo.media import scene, write_jpeg
 from tests.conftest import cli_json
 
 

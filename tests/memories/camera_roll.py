@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from homeroll.daemon.store import items as items_store
+from homeroll.daemon.store import items as store_items
 
 # name: (lat, lon, city, region, country, country_code, tz)
 CITIES = {
@@ -295,7 +295,7 @@ def generate(db, seed: int = 1, *, root: str = "/library", start: date = date(20
 
     place_ids: dict[str, int] = {}
     person_ids: dict[str, int] = {}
-    now = items_store.now_iso()
+    now = store_items.now_iso()
     with db.atomic():
         for name, birthday in PEOPLE.items():
             cur = db.execute("INSERT INTO people (name, birthday, created_at) VALUES (?, ?, ?)",
@@ -305,7 +305,7 @@ def generate(db, seed: int = 1, *, root: str = "/library", start: date = date(20
         person_ids["?"] = cur.lastrowid
         truth.unnamed_person = person_ids["?"]
         truth.people = {k: v for k, v in person_ids.items() if k != "?"}
-        items_store.set_root(db, root, state="online")
+        store_items.set_root(db, root, state="online")
         bursts: dict[int, list[int]] = {}
         shots.sort(key=lambda s: s.local.replace(tzinfo=ZoneInfo(s.tz)))
         for n, shot in enumerate(shots):
@@ -319,7 +319,7 @@ def generate(db, seed: int = 1, *, root: str = "/library", start: date = date(20
                 c = CITIES[shot.city]
                 lat, lon = _jitter(rng, c[0], c[1], shot.jitter_km)
                 if shot.city not in place_ids:
-                    place_ids[shot.city] = items_store.place_id(db, c[2], c[3], c[4], c[5])
+                    place_ids[shot.city] = store_items.place_id(db, c[2], c[3], c[4], c[5])
                 place = place_ids[shot.city]
             ext = "mp4" if shot.kind == "video" else ("png" if shot.kind == "screenshot" else "jpg")
             if shot.kind == "screenshot":
@@ -341,7 +341,7 @@ def generate(db, seed: int = 1, *, root: str = "/library", start: date = date(20
                 "is_messenger": int(shot.messenger), "sharpness": shot.quality * 800,
                 "exposure": 0.5, "quality": round(shot.quality, 3), "phash": f"{shot.phash:016x}",
             }
-            item_id, _ = items_store.save_item(db, record, root, rel, 2_000_000, 1)
+            item_id, _ = store_items.save_item(db, record, root, rel, 2_000_000, 1)
             truth.items += 1
             if shot.kind == "screenshot":
                 truth.screenshots.append(item_id)
@@ -366,7 +366,7 @@ def generate(db, seed: int = 1, *, root: str = "/library", start: date = date(20
             for k in range(3):
                 record = {"hash": f"undated-{seed}-{k}", "kind": "photo", "taken_at_local": None,
                           "utc_offset_min": None, "taken_at_utc": None, "width": 100, "height": 100}
-                items_store.save_item(db, record, root, f"Download/undated_{k}.jpg", 1000, 1)
+                store_items.save_item(db, record, root, f"Download/undated_{k}.jpg", 1000, 1)
     truth.bursts = list(bursts.values())
     return truth
 

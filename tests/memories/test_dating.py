@@ -15,9 +15,9 @@ import pytest
 
 from homeroll.daemon.memories.albums import AlbumNamer
 from homeroll.daemon.memories.select import run_selection
-from homeroll.daemon.store import items as items_store
-from homeroll.daemon.store import memories as store
-from homeroll.daemon.store import sidecars as sidecars_store
+from homeroll.daemon.store import items as store_items
+from homeroll.daemon.store import memories as store_memories
+from homeroll.daemon.store import sidecars as store_sidecars
 from tests.memories.conftest import TODAY, roll_db, selection_config
 
 SEED = 1
@@ -45,7 +45,7 @@ class Photos:
         if at is not None:
             lat, lon = at[0] + (self.n % 7) * 1e-3, at[1]
             if at[2] not in self.places:
-                self.places[at[2]] = items_store.place_id(self.db, *at[2:])
+                self.places[at[2]] = store_items.place_id(self.db, *at[2:])
             place = self.places[at[2]]
         record = {
             "hash": f"dating-{self.n}-{rel}", "kind": "photo", "taken_at_local": local.isoformat(),
@@ -56,12 +56,12 @@ class Photos:
             "quality": round(0.4 + (self.n * 37 % 50) / 100, 2),
             "phash": f"{(self.n * 0x9E3779B97F4A7C15 + 11) & 0xFFFFFFFFFFFFFFFF:016x}",
         }
-        item_id, _ = items_store.save_item(self.db, record, ROOT, rel, 1000, 1)
+        item_id, _ = store_items.save_item(self.db, record, ROOT, rel, 1000, 1)
         return item_id
 
 
 def _members(db, kinds=DAY_KINDS) -> set[int]:
-    return {r[0] for m in store.list_memories(db) if m["kind"] in kinds
+    return {r[0] for m in store_memories.list_memories(db) if m["kind"] in kinds
             for r in db.execute("SELECT item_id FROM memory_items WHERE memory_id = ?", [m["id"]])}
 
 
@@ -74,7 +74,7 @@ def _scans(db, precise: bool) -> tuple[list[int], int]:
     showing Grandpa, born 1 January. ``precise`` is the control: the same photos claiming that exact time."""
     photos = Photos(db)
     cur = db.execute("INSERT INTO people (name, birthday, created_at) VALUES ('Grandpa', '1930-01-01', ?)",
-                     [items_store.now_iso()])
+                     [store_items.now_iso()])
     grandpa = cur.lastrowid
     ids = []
     for k in range(24):
@@ -97,8 +97,8 @@ def test_scans_dated_by_year_make_a_period_and_no_day_memory(tmp_path, today):
     scans, _ = _scans(db, precise=False)
     run_selection(selection_config(tmp_path), db, today=today)
     assert not _members(db) & set(scans)
-    assert not [m for m in store.list_memories(db, kind="birthday") if "Grandpa" in m["people"]]
-    [period] = store.list_memories(db, kind="period")
+    assert not [m for m in store_memories.list_memories(db, kind="birthday") if "Grandpa" in m["people"]]
+    [period] = store_memories.list_memories(db, kind="period")
     assert period["title"] == "Summer holiday, 1998"
     assert period["reason"] == "period: 24 photos dated only to 1998 by their folder '1998 Summer holiday'"
     assert (period["start"], period["end"], period["status"]) == ("1998-01-01", "1998-12-31", "suggested")
@@ -110,11 +110,11 @@ def test_control_the_same_scans_with_an_exact_time_become_day_memories(tmp_path)
     db, _ = roll_db(SEED)
     scans, _ = _scans(db, precise=True)
     run_selection(selection_config(tmp_path), db, today=date(2024, 1, 2))
-    [birthday] = [m for m in store.list_memories(db, kind="birthday") if "Grandpa" in m["people"]]
+    [birthday] = [m for m in store_memories.list_memories(db, kind="birthday") if "Grandpa" in m["people"]]
     assert birthday["title"] == "Grandpa's 68th birthday"
-    [on_this_day] = store.list_memories(db, kind="on_this_day")
+    [on_this_day] = store_memories.list_memories(db, kind="on_this_day")
     assert set(scans) <= _member_ids(db, on_this_day["id"])
-    assert store.list_memories(db, kind="period") == []
+    assert store_memories.list_memories(db, kind="period") == []
 
 
 def test_a_period_follows_the_approval_rules(tmp_path):
@@ -122,13 +122,13 @@ def test_a_period_follows_the_approval_rules(tmp_path):
     _scans(db, precise=False)
     cfg = selection_config(tmp_path)
     run_selection(cfg, db, today=TODAY)
-    [period] = store.list_memories(db, kind="period")
+    [period] = store_memories.list_memories(db, kind="period")
     again = run_selection(cfg, db, today=TODAY)
     assert again["created"] == 0 and again["updated"] == 0 and again["dropped"] == 0
-    store.reject(db, period["id"])
+    store_memories.reject(db, period["id"])
     summary = run_selection(cfg, db, today=TODAY)
     assert summary["rejected_kept_out"] == 1 and summary["created"] == 0
-    assert [m["status"] for m in store.list_memories(db, kind="period")] == ["rejected"]
+    assert [m["status"] for m in store_memories.list_memories(db, kind="period")] == ["rejected"]
 
 
 def _lisbon_2019(db, folder: str, imprecise: str) -> tuple[list[int], list[int]]:
@@ -154,7 +154,7 @@ def _lisbon_2019(db, folder: str, imprecise: str) -> tuple[list[int], list[int]]
 
 
 def _trip_2019(db) -> dict:
-    [trip] = [m for m in store.list_memories(db, kind="trip") if m["start"].startswith("2019")]
+    [trip] = [m for m in store_memories.list_memories(db, kind="trip") if m["start"].startswith("2019")]
     return trip
 
 
@@ -171,7 +171,7 @@ def test_a_trip_is_titled_after_its_dated_folder(tmp_path):
     assert _member_ids(db, trip["id"]) == set(trip_ids)
     # the month-dated prints are a period of their own, never part of the trip
     assert not _members(db) & set(loose)
-    [period] = store.list_memories(db, kind="period")
+    [period] = store_memories.list_memories(db, kind="period")
     assert period["title"] == "Portugal, Aug 2019"
     assert (period["start"], period["end"]) == ("2019-08-01", "2019-08-31")
     assert "dated only to Aug 2019 by their folder '2019-08 Portugal'" in period["reason"]
@@ -186,7 +186,7 @@ def test_control_camera_folders_give_no_title_and_exact_times_join_the_trip(tmp_
     assert "titled after" not in trip["reason"]
     assert trip["start"] == "2019-08-01"
     assert set(loose) | set(trip_ids) <= _member_ids(db, trip["id"])
-    assert store.list_memories(db, kind="period") == []
+    assert store_memories.list_memories(db, kind="period") == []
 
 
 def test_the_users_title_wins_over_the_album(tmp_path):
@@ -195,9 +195,9 @@ def test_the_users_title_wins_over_the_album(tmp_path):
     cfg = selection_config(tmp_path)
     run_selection(cfg, db, today=TODAY)
     trip = _trip_2019(db)
-    store.rename(db, trip["id"], "Tia Rosa's wedding")
+    store_memories.rename(db, trip["id"], "Tia Rosa's wedding")
     run_selection(cfg, db, today=TODAY)
-    after = store.get_memory(db, trip["id"])
+    after = store_memories.get_memory(db, trip["id"])
     assert (after["title"], after["auto_title"]) == ("Tia Rosa's wedding", "Lisbon, Aug 2019")
 
 
@@ -206,7 +206,7 @@ def _garden_party(db, album: str | None) -> list[int]:
     photos = Photos(db)
     folder = "Takeout/Google Photos/Garden party"
     if album:
-        sidecars_store.set_album(db, ROOT, folder, album, "takeout")
+        store_sidecars.set_album(db, ROOT, folder, album, "takeout")
     for day in (date(2019, 6, 1), date(2019, 6, 29)):
         photos.add(f"DCIM/Camera/2019/home_{day:%m%d}.jpg", datetime(day.year, day.month, day.day, 18),
                    at=BERLIN)
@@ -219,7 +219,7 @@ def test_a_gathering_is_titled_after_its_takeout_album(tmp_path):
     db, _ = roll_db(SEED)
     party = _garden_party(db, "Anna's garden party")
     run_selection(selection_config(tmp_path), db, today=TODAY)
-    [gathering] = [m for m in store.list_memories(db, kind="gathering") if m["start"] == "2019-06-15"]
+    [gathering] = [m for m in store_memories.list_memories(db, kind="gathering") if m["start"] == "2019-06-15"]
     assert gathering["title"] == "Anna's garden party, Jun 15, 2019"
     n = gathering["picks"]
     why = f"; titled after the album 'Anna's garden party' ({n} of {n} picked photos)"
@@ -231,7 +231,7 @@ def test_control_an_undated_folder_without_an_album_title_names_nothing(tmp_path
     db, _ = roll_db(SEED)
     _garden_party(db, None)
     run_selection(selection_config(tmp_path), db, today=TODAY)
-    [gathering] = [m for m in store.list_memories(db, kind="gathering") if m["start"] == "2019-06-15"]
+    [gathering] = [m for m in store_memories.list_memories(db, kind="gathering") if m["start"] == "2019-06-15"]
     assert gathering["title"] == "Get-together, Jun 15, 2019"
     assert "titled after" not in gathering["reason"]
 
@@ -243,7 +243,7 @@ def test_a_file_dated_only_by_its_mtime_is_never_on_this_day(tmp_path, source):
     copied = [photos.add(f"Backup/old phone/copy_{k}.jpg", datetime(2022, 12, 27, 10, 5 * k), source=source)
               for k in range(6)]
     run_selection(selection_config(tmp_path), db, today=TODAY)
-    [on_this_day] = store.list_memories(db, kind="on_this_day")
+    [on_this_day] = store_memories.list_memories(db, kind="on_this_day")
     members = _member_ids(db, on_this_day["id"])
     if source == "mtime":
         assert not members & set(copied)
@@ -295,7 +295,7 @@ def test_a_day_dated_scan_folder_becomes_a_period_of_that_day(tmp_path):
     ids = [photos.add(f"Scans/2005-12-24 Christmas/scan_{k}.jpg", datetime(2005, 12, 24, 12, 0),
                       precision="day", source="folder-name+home_tz") for k in range(6)]
     run_selection(selection_config(tmp_path), db, today=TODAY)
-    [period] = [m for m in store.list_memories(db, kind="period") if m["start"] == "2005-12-24"]
+    [period] = [m for m in store_memories.list_memories(db, kind="period") if m["start"] == "2005-12-24"]
     assert period["title"] == "Christmas, Dec 24, 2005" and period["end"] == "2005-12-24"
     assert period["reason"] == "period: 6 photos dated to Dec 24, 2005 only by their folder '2005-12-24 Christmas'"
     assert _member_ids(db, period["id"]) == set(ids)
@@ -306,4 +306,4 @@ def test_a_day_dated_scan_folder_becomes_a_period_of_that_day(tmp_path):
         photos.add(f"Scans/2005-12 Christmas/scan_{k}.jpg", datetime(2005, 12, 24 + k % 2, 12, 0),
                    precision="day", source="iptc+home_tz")
     run_selection(selection_config(tmp_path), db, today=TODAY)
-    assert not [m for m in store.list_memories(db, kind="period") if m["start"].startswith("2005-12")]
+    assert not [m for m in store_memories.list_memories(db, kind="period") if m["start"].startswith("2005-12")]

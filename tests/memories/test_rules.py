@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from homeroll.daemon.memories.select import run_selection
-from homeroll.daemon.store import memories as store
+from homeroll.daemon.store import memories as store_memories
 from tests.memories.conftest import SEEDS, TODAY, roll_db, selection_config
 
 pytestmark = pytest.mark.parametrize("seed", SEEDS)
@@ -28,7 +28,7 @@ def _pick_ids(db, memory_id: int) -> list[int]:
 
 def test_trips_have_the_right_days_and_places(selected, seed):
     db, truth, _ = selected[seed]
-    trips = store.list_memories(db, kind="trip")
+    trips = store_memories.list_memories(db, kind="trip")
     assert len(trips) == len(truth.trips), [t["title"] for t in trips]
     by_start = {_d(t["start"]): t for t in trips}
     for expected in truth.trips:
@@ -48,10 +48,10 @@ def test_trips_have_the_right_days_and_places(selected, seed):
 
 def test_no_false_trips_from_commuting_the_move_or_days_out(selected, seed):
     db, truth, _ = selected[seed]
-    spans = [(_d(m["start"]), _d(m["end"])) for m in store.list_memories(db, kind="trip")]
+    spans = [(_d(m["start"]), _d(m["end"])) for m in store_memories.list_memories(db, kind="trip")]
     for day in [*truth.commute_days, *truth.day_outs, truth.move_date]:
         assert not any(s <= day <= e for s, e in spans), f"{day} is inside a trip"
-    outs = {_d(m["start"]) for m in store.list_memories(db, kind="day_out")}
+    outs = {_d(m["start"]) for m in store_memories.list_memories(db, kind="day_out")}
     assert set(truth.day_outs) <= outs
     assert not outs & set(truth.commute_days)
     assert len(outs) == len(truth.day_outs)
@@ -68,7 +68,7 @@ def test_house_move_gives_two_homes(selected, seed):
 
 def test_gatherings_are_found_without_flooding(selected, seed):
     db, truth, _ = selected[seed]
-    memories = store.list_memories(db)
+    memories = store_memories.list_memories(db)
     occasions = [m for m in memories if m["kind"] in ("gathering", "holiday", "birthday")]
     for day in truth.gatherings:
         assert any(_d(m["start"]) <= day <= _d(m["end"]) for m in occasions), f"party on {day} not found"
@@ -82,7 +82,7 @@ def test_gatherings_are_found_without_flooding(selected, seed):
 
 def test_holidays_take_their_names(selected, seed):
     db, truth, _ = selected[seed]
-    holidays = store.list_memories(db, kind="holiday")
+    holidays = store_memories.list_memories(db, kind="holiday")
     titles = {m["title"] for m in holidays}
     for day, name in truth.holidays:
         year = day.year
@@ -94,13 +94,13 @@ def test_holidays_take_their_names(selected, seed):
 
 def test_birthdays_for_named_people(selected, seed):
     db, truth, _ = selected[seed]
-    birthdays = store.list_memories(db, kind="birthday")
+    birthdays = store_memories.list_memories(db, kind="birthday")
     for name, day in truth.birthdays:
         match = [b for b in birthdays if name in b["people"] and _d(b["start"]) <= day <= _d(b["end"])]
         assert match, f"no birthday for {name} on {day}"
         if name == "Anna":
             assert match[0]["title"] == f"Anna's {day.year - 2017}th birthday"
-    people = {m["title"] for m in store.list_memories(db, kind="people")}
+    people = {m["title"] for m in store_memories.list_memories(db, kind="people")}
     assert {"Anna through the years", "Ben through the years"} <= people
 
 
@@ -110,7 +110,7 @@ def test_picks_never_hold_screenshots_messenger_images_or_a_doubled_burst(select
     all_members = {r[0] for r in db.execute("SELECT item_id FROM memory_items")}
     assert not all_members & banned
     burst_of = {item: n for n, frames in enumerate(truth.bursts) for item in frames}
-    for m in store.list_memories(db):
+    for m in store_memories.list_memories(db):
         picks = _pick_ids(db, m["id"])
         assert 6 <= len(picks) <= 30
         bursts = [burst_of[i] for i in picks if i in burst_of]
@@ -120,7 +120,7 @@ def test_picks_never_hold_screenshots_messenger_images_or_a_doubled_burst(select
 
 def test_each_memory_explains_itself(selected, seed):
     db, _, _ = selected[seed]
-    for m in store.list_memories(db):
+    for m in store_memories.list_memories(db):
         assert m["reason"] and m["reason"].split(":")[0] in {"trip", "day out", "gathering", "holiday", "birthday",
                                                              "people", "on this day"}
         assert any(ch.isdigit() for ch in m["reason"])
@@ -128,11 +128,11 @@ def test_each_memory_explains_itself(selected, seed):
 
 def test_on_this_day_follows_the_rule(selected, seed):
     db, _, _ = selected[seed]
-    found = store.list_memories(db, kind="on_this_day")
+    found = store_memories.list_memories(db, kind="on_this_day")
     assert len(found) == 1
     m = found[0]
     assert m["title"].startswith("On this day")
-    memory = store.get_memory(db, m["id"])
+    memory = store_memories.get_memory(db, m["id"])
     years = {item["taken_at"][:4] for item in memory["media"]}
     assert len(years) >= 2
     for item in memory["media"]:
@@ -146,8 +146,8 @@ def test_without_named_people_there_are_no_birthdays_until_names_are_given(tmp_p
     db, truth = roll_db(seed, named=False)
     cfg = selection_config(tmp_path)
     run_selection(cfg, db, today=TODAY)
-    assert store.list_memories(db, kind="birthday") == []
-    assert store.list_memories(db, kind="people") == []
+    assert store_memories.list_memories(db, kind="birthday") == []
+    assert store_memories.list_memories(db, kind="people") == []
     name_people(db, truth)
     run_selection(cfg, db, today=TODAY)
-    assert len(store.list_memories(db, kind="birthday")) >= len(truth.birthdays)
+    assert len(store_memories.list_memories(db, kind="birthday")) >= len(truth.birthdays)

@@ -13,11 +13,11 @@ import time
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from homeroll.daemon import jobs
 from homeroll.daemon.errors import UserError
-from homeroll.daemon.sdnotify import Notifier
-from homeroll.daemon.stability import StabilityTracker, is_temp_name, should_ignore
-from homeroll.daemon.watch import fstype_for, needs_polling, parse_mounts
+from homeroll.daemon.service import jobs
+from homeroll.daemon.service.sdnotify import Notifier
+from homeroll.daemon.service.stability import StabilityTracker, is_temp_name, should_ignore
+from homeroll.daemon.service.watch import fstype_for, needs_polling, parse_mounts
 from tests.service.helpers import wait_for
 
 
@@ -224,8 +224,8 @@ def test_inotify_running_out_falls_back_to_polling(tmp_path):
     lib.mkdir()
     script = textwrap.dedent(f"""
         import os, resource, time
-        from homeroll.daemon.stability import StabilityTracker
-        from homeroll.daemon.watch import Watchers
+        from homeroll.daemon.service.stability import StabilityTracker
+        from homeroll.daemon.service.watch import Watchers
         tracker = StabilityTracker(0.1)
         w = Watchers(tracker, mode="inotify", poll_interval=0.2, on_subtree=lambda r, p: None,
                      on_overflow=lambda: None)

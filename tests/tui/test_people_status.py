@@ -10,9 +10,9 @@ from tests.tui.conftest import screen_text, settle
 
 
 def faces_api():
-    from homeroll.daemon.store import faces
+    from homeroll.daemon.store import faces as store_faces
 
-    return faces
+    return store_faces
 
 
 def people(cfg) -> dict[int, dict]:
@@ -118,12 +118,12 @@ async def test_f_forgets_after_a_confirmation_that_says_what_goes(make_app, tui_
 
 def hint_unnamed_person(cfg, person_id: int, name: str) -> None:
     """Takeout names ``name`` in every photo of this person (the fixed library has no hints of its own)."""
-    from homeroll.daemon.store import sidecars
+    from homeroll.daemon.store import sidecars as store_sidecars
 
     db = store.connect(cfg.db_path)
     try:
         for item_id in {f["item_id"] for f in faces_api().person_faces(db, person_id)}:
-            sidecars.set_name_hints(db, item_id, [name], "takeout")
+            store_sidecars.set_name_hints(db, item_id, [name], "takeout")
     finally:
         db.close()
 

@@ -30,7 +30,7 @@ from watchdog.events import (
 )
 from watchdog.observers.polling import PollingObserver
 
-from homeroll.daemon.stability import StabilityTracker, should_ignore
+from homeroll.daemon.service.stability import StabilityTracker, should_ignore
 
 log = logging.getLogger(__name__)
 

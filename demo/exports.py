@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image
 
-from homeroll.daemon.demo import scene
+from homeroll.demo.media import scene
 
 
 def xmp_packet(taken: str | None = None, tag: str = "exif:DateTimeOriginal",
