@@ -108,6 +108,83 @@ def shown(widget) -> bool:
         return False
 
 
+async def _cursor_moves(pilot, clock, table) -> dict[str, float]:
+    """40 presses of down in the list, each timed to the frame that shows the cursor one row lower."""
+    moves, move_cpu = [], []
+    for _ in range(40):
+        row = table().cursor_row
+        t, c = time.perf_counter(), time.thread_time()
+        waiting = asyncio.ensure_future(clock.until(lambda row=row: table().cursor_row == row + 1))
+        await pilot.press("down")
+        wall, cpu = await waiting
+        moves.append((wall - t) * 1000)
+        move_cpu.append((cpu - c) * 1000)
+        await pilot.pause()
+    return {"cursor move (per key)": statistics.median(moves), "cursor move (worst)": max(moves),
+            "cursor move, UI-thread CPU": statistics.median(move_cpu)}
+
+
+async def _open_memories(app, pilot, clock, table) -> dict[str, float]:
+    """Eight times: open a memory, wait for its previews, step to the next photo, go back, move down."""
+    from homeroll.tui.screens.memories import MemoriesScreen
+    from homeroll.tui.screens.memory_detail import MemoryDetailScreen
+    from homeroll.tui.widgets.tile_grid import TileGrid
+
+    def detail() -> MemoryDetailScreen | None:
+        screen = app.screen
+        return screen if isinstance(screen, MemoryDetailScreen) else None
+
+    def opened() -> bool:
+        screen = detail()
+        if screen is None:
+            return False
+        grid = screen.query_one(TileGrid)
+        return bool(grid.tiles()) and shown(grid) and shown(screen.query_one("MemorySummary"))
+
+    def images_in() -> bool:
+        screen = detail()
+        return screen is not None and opened() and all(
+            tile.has_image for tile in screen.query_one(TileGrid).tiles())
+
+    def cursor_tile() -> int | None:
+        screen = detail()
+        tile = screen.query_one(TileGrid).focused_tile() if screen else None
+        return None if tile is None else screen.query_one(TileGrid).tiles().index(tile)
+
+    def listed() -> bool:
+        return isinstance(app.screen, MemoriesScreen) and shown(table())
+
+    async def key_to_frame(key: str, condition) -> float:
+        t = time.perf_counter()
+        waiting = asyncio.ensure_future(clock.until(condition))
+        await pilot.press(key)
+        wall, _ = await waiting
+        return (wall - t) * 1000
+
+    opens, open_cpu, images, photo_moves, backs = [], [], [], [], []
+    for _ in range(8):
+        t, c = time.perf_counter(), time.thread_time()
+        waiting = asyncio.ensure_future(clock.until(opened))
+        await pilot.press("enter")
+        wall, cpu = await waiting
+        opens.append((wall - t) * 1000)
+        open_cpu.append((cpu - c) * 1000)
+        wall, _ = await clock.until(images_in) if not images_in() else (time.perf_counter(), 0)
+        images.append((wall - t) * 1000)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        photo_moves.append(await key_to_frame("right", lambda: cursor_tile() == 1))
+        await pilot.pause(0.1)
+        backs.append(await key_to_frame("escape", listed))
+        await pilot.press("down")
+        await pilot.pause(0.3)
+    return {"open a memory (per key)": statistics.median(opens), "open a memory (worst)": max(opens),
+            "open a memory, UI-thread CPU": statistics.median(open_cpu),
+            "all 15 previews shown": statistics.median(images),
+            "next photo (right)": statistics.median(photo_moves),
+            "back to the list (escape)": statistics.median(backs)}
+
+
 async def measure(cfg, started: float | None = None, first_paint_only: bool = False) -> dict[str, float]:
     """Milliseconds from a key (or app start) to the first frame that shows its result."""
     from textual_image._terminal import CellSize, get_cell_size
@@ -115,9 +192,7 @@ async def measure(cfg, started: float | None = None, first_paint_only: bool = Fa
     get_cell_size._result = CellSize(10, 20)  # type: ignore[attr-defined]
     from homeroll.tui.app import HomerollApp
     from homeroll.tui.screens.memories import MemoriesScreen
-    from homeroll.tui.screens.memory_detail import MemoryDetailScreen
     from homeroll.tui.widgets.memory_table import MemoryTable
-    from homeroll.tui.widgets.tile_grid import TileGrid
 
     results: dict[str, float] = {}
     app = HomerollApp(cfg, image_renderer="halfcell", refresh_interval=None)
@@ -143,74 +218,9 @@ async def measure(cfg, started: float | None = None, first_paint_only: bool = Fa
             return results
         await pilot.pause(0.5)
 
-        moves, move_cpu = [], []
-        for _ in range(40):
-            row = table().cursor_row
-            t, c = time.perf_counter(), time.thread_time()
-            waiting = asyncio.ensure_future(clock.until(lambda row=row: table().cursor_row == row + 1))
-            await pilot.press("down")
-            wall, cpu = await waiting
-            moves.append((wall - t) * 1000)
-            move_cpu.append((cpu - c) * 1000)
-            await pilot.pause()
-        results["cursor move (per key)"] = statistics.median(moves)
-        results["cursor move (worst)"] = max(moves)
-        results["cursor move, UI-thread CPU"] = statistics.median(move_cpu)
+        results.update(await _cursor_moves(pilot, clock, table))
 
-        def detail() -> MemoryDetailScreen | None:
-            screen = app.screen
-            return screen if isinstance(screen, MemoryDetailScreen) else None
-
-        def opened() -> bool:
-            screen = detail()
-            if screen is None:
-                return False
-            grid = screen.query_one(TileGrid)
-            return bool(grid.tiles()) and shown(grid) and shown(screen.query_one("MemorySummary"))
-
-        def images_in() -> bool:
-            screen = detail()
-            return screen is not None and opened() and all(
-                tile.has_image for tile in screen.query_one(TileGrid).tiles())
-
-        def cursor_tile() -> int | None:
-            screen = detail()
-            tile = screen.query_one(TileGrid).focused_tile() if screen else None
-            return None if tile is None else screen.query_one(TileGrid).tiles().index(tile)
-
-        def listed() -> bool:
-            return isinstance(app.screen, MemoriesScreen) and shown(table())
-
-        async def key_to_frame(key: str, condition) -> float:
-            t = time.perf_counter()
-            waiting = asyncio.ensure_future(clock.until(condition))
-            await pilot.press(key)
-            wall, _ = await waiting
-            return (wall - t) * 1000
-
-        opens, open_cpu, images, photo_moves, backs = [], [], [], [], []
-        for _ in range(8):
-            t, c = time.perf_counter(), time.thread_time()
-            waiting = asyncio.ensure_future(clock.until(opened))
-            await pilot.press("enter")
-            wall, cpu = await waiting
-            opens.append((wall - t) * 1000)
-            open_cpu.append((cpu - c) * 1000)
-            wall, _ = await clock.until(images_in) if not images_in() else (time.perf_counter(), 0)
-            images.append((wall - t) * 1000)
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.3)
-            photo_moves.append(await key_to_frame("right", lambda: cursor_tile() == 1))
-            await pilot.pause(0.1)
-            backs.append(await key_to_frame("escape", listed))
-            await pilot.press("down")
-            await pilot.pause(0.3)
-        results["open a memory (per key)"] = statistics.median(opens)
-        results["open a memory (worst)"] = max(opens)
-        results["open a memory, UI-thread CPU"] = statistics.median(open_cpu)
-        results["all 15 previews shown"] = statistics.median(images)
-        results["next photo (right)"] = statistics.median(photo_moves)
-        results["back to the list (escape)"] = statistics.median(backs)
+        results.update(await _open_memories(app, pilot, clock, table))
     return results
 
 

@@ -8,15 +8,13 @@ is ever mocked.
 from __future__ import annotations
 
 import math
-import os
 import random
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from PIL import ExifTags, Image, ImageDraw
+
 
 def _dms(value: float) -> tuple[float, float, float]:
     value = abs(value)

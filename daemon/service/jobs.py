@@ -3,8 +3,9 @@
 APScheduler is only the clock. Its jobs do not touch the DB: each one asks the service's index
 worker (the single writer) to run a step, and the worker runs steps between files. The job store
 is in memory and the jobs are re-added at every start with fixed ids, so the schedule lives in
-the config and all durable state stays in SQLite. Each step imports its area lazily: while an
-area is not built (ImportError) the step is skipped with a log line.
+the config and all durable state stays in SQLite. Each step imports its area when it first runs,
+so `homeroll status` and a starting service do not pay for numpy-heavy modules they may not need; a
+failing import is a bug and fails the step like any other error.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ _STEP_FUNCTIONS = {
 
 
 def run_step(name: str, cfg: Config, db, *, indexer=None, limit: int | None = None) -> dict | None:
-    """Run one step now in the calling thread (the single writer). None when its area is not built yet."""
+    """Run one step now in the calling thread (the single writer). None when faces are disabled."""
     if name == "scan":
         stats = indexer.scan()
         log.info("scan: %s", stats.summary())
@@ -102,11 +103,7 @@ def run_step(name: str, cfg: Config, db, *, indexer=None, limit: int | None = No
     if name not in _STEP_FUNCTIONS:
         raise ValueError(f"unknown step {name!r}")
     module_name, function_name = _STEP_FUNCTIONS[name]
-    try:
-        function = getattr(importlib.import_module(module_name), function_name)
-    except ImportError as exc:
-        log.info("%s: not available yet (%s); skipped", name, exc)
-        return None
+    function = getattr(importlib.import_module(module_name), function_name)
     result = function(cfg, db, limit=limit) if name == "faces" else function(cfg, db)
     log.info("%s: %s", name, result)
     return result

@@ -210,12 +210,12 @@ def test_a_bad_crontab_line_is_one_clear_error(make_config):
         jobs.schedule_jobs(BackgroundScheduler(), cfg, lambda name: None)
 
 
-def test_steps_of_areas_not_built_are_skipped(make_config, memdb, caplog, monkeypatch):
+def test_a_step_whose_code_cannot_be_imported_fails_loudly(make_config, memdb, monkeypatch):
+    """A broken install must not look like a quiet night: the step raises and the worker logs it as failed."""
     cfg = make_config()
-    monkeypatch.setitem(sys.modules, "homeroll.daemon.memories.select", None)  # as if not written yet
-    with caplog.at_level("INFO"):
-        assert jobs.run_step("select", cfg, memdb) is None
-    assert "select: not available yet" in caplog.text
+    monkeypatch.setitem(sys.modules, "homeroll.daemon.memories.select", None)  # as if the module were broken
+    with pytest.raises(ImportError):
+        jobs.run_step("select", cfg, memdb)
 
 
 def test_inotify_running_out_falls_back_to_polling(tmp_path):
