@@ -24,8 +24,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -86,24 +84,33 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _worker_detect(path: str) -> tuple[int, int]:
+def _measured_detector(settings: dict):
+    """The faces job's worker, also reporting the worker's peak memory with each photo."""
     from homeroll.daemon.faces import job
 
-    _, faces, _ = job._detect_one(0, path)
-    return len(faces), peak_rss_kb()
+    detect = job._detect_worker(settings)
+
+    def detect_and_measure(item: tuple[int, str]) -> tuple[int, int]:
+        faces, _ = detect(item)
+        return len(faces), peak_rss_kb()
+
+    return detect_and_measure
 
 
 def pool_throughput(photos: list[Path], workers: int, repeat: int) -> tuple[float, int]:
-    from homeroll.daemon.faces import job
+    from homeroll.daemon.ingest.workers import ProcessPool
 
-    paths = [str(p) for p in photos] * repeat
-    settings = {"detector": "hog", "detect_size": 1024, "detect_size_max": 1600, "upsample": 1}
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=job._init_worker,
-                             initargs=(settings, 0, 200_000_000)) as pool:
-        list(pool.map(_worker_detect, paths[:workers]))  # warm up: models loaded in every worker
+    items = [(0, str(p)) for p in photos] * repeat
+    settings = {"detector": "hog", "detect_size": 1024, "detect_size_max": 1600, "upsample": 1,
+                "max_image_pixels": 200_000_000}
+    pool = ProcessPool(_measured_detector, settings, workers, 600.0, nice=0, role="bench")
+    try:
+        list(pool.map(items[:2 * workers]))  # warm up: models loaded in every worker
         started = time.perf_counter()
-        results = list(pool.map(_worker_detect, paths))
+        results = [result for _, result in pool.map(items)]
         seconds = time.perf_counter() - started
+    finally:
+        pool.close()
     faces = sum(r[0] for r in results)
     return faces / seconds, max(r[1] for r in results) // 1024
 

@@ -78,7 +78,7 @@ def assign(new: np.ndarray, new_items: np.ndarray, known: np.ndarray, known_peop
     people = people_sorted[starts]
     rows, _ = _augment(new)
     _, cols = _augment(np.asarray(known)[order])
-    thr2 = np.float32(threshold * threshold)
+    threshold_sq = np.float32(threshold * threshold)
     k = min(max_candidates, len(people))
     cand_people = np.full((m, k), -1, dtype=np.int64)
     cand_sq = np.full((m, k), np.inf, dtype=np.float32)
@@ -94,7 +94,7 @@ def assign(new: np.ndarray, new_items: np.ndarray, known: np.ndarray, known_peop
         sort = np.argsort(top_sq, axis=1)
         cand_sq[lo:lo + step] = np.take_along_axis(top_sq, sort, axis=1)
         cand_people[lo:lo + step] = people[np.take_along_axis(top, sort, axis=1)]
-    cand_people[cand_sq >= thr2] = -1
+    cand_people[cand_sq >= threshold_sq] = -1
     # Within a photo: closest (face, person) pairs first; a person takes one face per photo.
     taken: dict[int, set[int]] = {int(i): set(v) for i, v in (busy or {}).items()}
     face_idx, rank = np.nonzero(cand_people >= 0)
@@ -122,12 +122,12 @@ def neighbour_counts(x: np.ndarray, threshold: float) -> np.ndarray:
     """
     rows, cols = _augment(x)
     n = len(x)
-    thr2 = np.float32(threshold * threshold)
+    threshold_sq = np.float32(threshold * threshold)
     counts = np.zeros(n, dtype=np.int64)
     step = _block_rows(n)
     for lo in range(0, n, step):
         hi = min(n, lo + step)
-        mask = rows[lo:hi] @ cols[:, lo:] < thr2
+        mask = rows[lo:hi] @ cols[:, lo:] < threshold_sq
         counts[lo:hi] += np.count_nonzero(mask, axis=1)
         counts[hi:] += np.count_nonzero(mask[:, hi - lo:], axis=0)
     return counts
@@ -149,9 +149,9 @@ def cluster(x: np.ndarray, items: np.ndarray, threshold: float, min_size: int = 
         return labels
     x = np.ascontiguousarray(x, dtype=np.float32)
     rows, cols = _augment(x)
-    thr2 = np.float32(threshold * threshold)
+    threshold_sq = np.float32(threshold * threshold)
     cells = None if n <= exact_limit else _cells(x)
-    counts = neighbour_counts(x, threshold) if cells is None else _cell_counts(rows, cols, cells, thr2)
+    counts = neighbour_counts(x, threshold) if cells is None else _cell_counts(rows, cols, cells, threshold_sq)
     core = np.flatnonzero(counts >= min_size)
     if len(core) == 0:
         return labels
@@ -172,7 +172,7 @@ def cluster(x: np.ndarray, items: np.ndarray, threshold: float, min_size: int = 
         step = _block_rows(len(targets))
         for lo in range(0, len(seek), step):
             chunk = seek[lo:lo + step]
-            mask = rows[chunk] @ target_cols < thr2
+            mask = rows[chunk] @ target_cols < threshold_sq
             first = mask.argmax(axis=1)
             found = mask[np.arange(len(chunk)), first]
             parent[chunk[found]] = targets[first[found]]
@@ -184,7 +184,7 @@ def cluster(x: np.ndarray, items: np.ndarray, threshold: float, min_size: int = 
             break
         core_parent = nxt
     if cells is not None:
-        core_parent = _merge_close_roots(x, core_parent, rank, thr2)
+        core_parent = _merge_close_roots(x, core_parent, rank, threshold_sq)
     members = np.flatnonzero(core_parent >= 0)
     by_root = members[np.argsort(core_parent[members], kind="stable")]
     boundaries = np.flatnonzero(np.r_[True, np.diff(core_parent[by_root]) != 0, True])
@@ -200,7 +200,7 @@ def cluster(x: np.ndarray, items: np.ndarray, threshold: float, min_size: int = 
     return labels
 
 
-def _merge_close_roots(x: np.ndarray, root_of: np.ndarray, rank: np.ndarray, thr2: np.float32) -> np.ndarray:
+def _merge_close_roots(x: np.ndarray, root_of: np.ndarray, rank: np.ndarray, threshold_sq: np.float32) -> np.ndarray:
     """With cells, one person's faces can end in trees whose roots never saw each other; roots within the
     threshold are joined (as the exact pass would have done), the densest root heading the group."""
     roots = np.unique(root_of[root_of >= 0])
@@ -209,7 +209,7 @@ def _merge_close_roots(x: np.ndarray, root_of: np.ndarray, rank: np.ndarray, thr
     rows, cols = _augment(x[roots])
     step = _block_rows(len(roots))
     for lo in range(0, len(roots), step):
-        close = rows[lo:lo + step] @ cols < thr2
+        close = rows[lo:lo + step] @ cols < threshold_sq
         for i, j in zip(*np.nonzero(close), strict=True):
             a, b = _find(head, lo + int(i)), _find(head, int(j))
             if a != b:
@@ -263,14 +263,14 @@ def _nearest(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
 
 
 def _cell_counts(rows: np.ndarray, cols: np.ndarray, cells: list[tuple[np.ndarray, np.ndarray]],
-                 thr2: np.float32) -> np.ndarray:
+                 threshold_sq: np.float32) -> np.ndarray:
     counts = np.zeros(rows.shape[0], dtype=np.int64)
     for row_ids, col_ids in cells:
         cell_cols = np.ascontiguousarray(cols[:, col_ids])
         step = _block_rows(len(col_ids))
         for lo in range(0, len(row_ids), step):
             chunk = row_ids[lo:lo + step]
-            counts[chunk] = np.count_nonzero(rows[chunk] @ cell_cols < thr2, axis=1)
+            counts[chunk] = np.count_nonzero(rows[chunk] @ cell_cols < threshold_sq, axis=1)
     return counts
 
 
@@ -303,8 +303,8 @@ def near_any(query: np.ndarray, pool: np.ndarray, threshold: float) -> np.ndarra
         return hit
     rows, _ = _augment(query)
     _, cols = _augment(pool)
-    thr2 = np.float32(threshold * threshold)
+    threshold_sq = np.float32(threshold * threshold)
     step = _block_rows(cols.shape[1])
     for lo in range(0, len(query), step):
-        hit |= (rows[lo:lo + step] @ cols < thr2).any(axis=0)
+        hit |= (rows[lo:lo + step] @ cols < threshold_sq).any(axis=0)
     return hit

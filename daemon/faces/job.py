@@ -1,22 +1,17 @@
-"""The faces job: scan new photos for faces in a low-priority process pool, then update the people.
+"""The faces job: scan new photos for faces in low-priority worker processes, then update the people.
 
 Resumable by construction: each photo is written (faces + ``items.faces_scanned``) as soon as its
 worker answers, so an interrupted run continues where it stopped. Assignment looks only at faces
 added since the last run (a watermark in kv); clustering looks at those faces and their neighbourhood
 in the unassigned pool, so a run after a few new photos stays cheap even with 100k faces in the DB.
+The workers are ingest's ``ProcessPool``: the same per-photo time limit and crash handling as indexing.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures import TimeoutError as FuturesTimeout
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
@@ -24,87 +19,71 @@ from sqlite_utils import Database
 
 from homeroll.daemon.config import Config
 from homeroll.daemon.faces import cluster
+from homeroll.daemon.ingest.workers import Failure, ProcessPool, default_workers
 from homeroll.daemon.store import faces as store_faces
 
 log = logging.getLogger(__name__)
 
-__all__ = ["close_pool", "default_workers", "detector_settings", "run_faces_job", "update_people"]
+__all__ = ["close_pool", "detect_many", "detector_settings", "run_faces_job", "update_people"]
 
-_detector = None
-
-
-def default_workers(configured: int) -> int:
-    """Configured count, or one less than the cores (at least one) so the machine stays responsive."""
-    if configured and configured > 0:
-        return int(configured)
-    return max(1, (os.cpu_count() or 2) - 1)
+#: Called with each photo's item id, faces and skip reason (or None) as its worker answers.
+Detected = Callable[[int, list[dict[str, Any]], str | None], None]
 
 
 def detector_settings(cfg: Config) -> dict[str, Any]:
+    """What each worker needs to build its ``FaceDetector``, and Pillow's pixel limit."""
     faces = cfg["faces"]
     return {
-        "detector": faces.get("detector", "hog"),
-        "detect_size": int(faces.get("detect_size", 1024)),
-        "detect_size_max": int(faces.get("detect_size_max", 1600)),
-        "upsample": int(faces.get("upsample", 1)),
+        "detector": faces["detector"],
+        "detect_size": int(faces["detect_size"]),
+        "detect_size_max": int(faces["detect_size_max"]),
+        "upsample": int(faces["upsample"]),
+        "max_image_pixels": int(cfg["scan"]["max_image_pixels"]),
     }
 
 
-def _init_worker(settings: dict[str, Any], nice: int, max_pixels: int) -> None:
-    """Runs once in each worker: lower priority, then load the models (about 30 MB) for every photo after."""
-    global _detector
-    if nice:
-        try:
-            os.nice(nice)
-        except OSError:
-            pass
+def _detect_worker(settings: dict[str, Any]) -> Callable[[tuple[int, str]], tuple[list[dict[str, Any]], str | None]]:
+    """Runs once in each worker: load the models (about 30 MB) for every photo after."""
     from PIL import Image
 
     from homeroll.daemon.faces.detect import FaceDetector
 
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    _detector = FaceDetector(**settings)
+    detector_args = dict(settings)
+    Image.MAX_IMAGE_PIXELS = detector_args.pop("max_image_pixels")
+    detector = FaceDetector(**detector_args)
 
+    def detect_one(job: tuple[int, str]) -> tuple[list[dict[str, Any]], str | None]:
+        try:
+            result = detector.detect_path(job[1])
+        except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the job; its reason is stored
+            return [], f"face detection failed ({type(exc).__name__}: {exc})"[:200]
+        return [f.asdict() for f in result.faces], result.skipped
 
-def _detect_one(item_id: int, path: str) -> tuple[int, list[dict[str, Any]], str | None]:
-    try:
-        result = _detector.detect_path(path)
-    except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the job; its reason is stored
-        return item_id, [], f"face detection failed ({type(exc).__name__}: {exc})"[:200]
-    return item_id, [f.asdict() for f in result.faces], result.skipped
+    return detect_one
 
 
 class _WarmPool:
-    """The worker pool, kept between calls while a run goes on in chunks (the service asks for 20 photos at a
-    time), so workers load the models once; closed as soon as a call finds no more work, so an idle
+    """The worker pool, kept between calls while a run goes on in chunks (the service asks for ``FACES_CHUNK``
+    photos at a time), so workers load the models once; closed as soon as a call finds no more work, so an idle
     service does not hold ~165 MB per worker."""
 
     def __init__(self) -> None:
         self.key: tuple | None = None
-        self.executor: ProcessPoolExecutor | None = None
+        self.pool: ProcessPool | None = None
 
-    def get(self, workers: int, settings: dict[str, Any], nice: int, max_pixels: int) -> ProcessPoolExecutor:
-        key = (workers, tuple(sorted(settings.items())), nice, max_pixels)
-        if self.executor is None or key != self.key:
+    def get(self, workers: int, settings: dict[str, Any], nice: int, timeout: float) -> ProcessPool:
+        key = (workers, settings, nice, timeout)
+        if self.pool is None or key != self.key:
             self.close()
-            # spawn, not fork: the service has threads (scheduler, watchers) and an open SQLite connection.
-            self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=_init_worker, initargs=(settings, nice, max_pixels))
+            self.pool = ProcessPool(_detect_worker, settings, workers, timeout, nice=nice, role="face")
             self.key = key
-        return self.executor
+        return self.pool
 
     def close(self) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-        self.executor = None
+        if self.pool is not None:
+            self.pool.close()
+        self.pool = None
         self.key = None
-
-    def kill(self) -> None:
-        """Stop hung workers now. ProcessPoolExecutor has no public terminate before Python 3.14."""
-        if self.executor is not None:
-            for process in list(getattr(self.executor, "_processes", {}).values()):
-                process.kill()
-        self.close()
 
 
 _WARM = _WarmPool()
@@ -115,92 +94,64 @@ def close_pool() -> None:
     _WARM.close()
 
 
-def detect_many(todo: list[tuple[int, str]], workers: int, settings: dict[str, Any], nice: int, max_pixels: int,
-                on_result: Callable[[int, list[dict[str, Any]], str | None], None], keep_warm: bool = False,
-                timeout: float = 120.0) -> None:
-    """Detect in a process pool; a photo that kills or hangs its worker is retried alone, then skipped with a reason."""
-    pending = deque(todo)
-    suspects: deque[tuple[int, str]] = deque()
+def detect_many(todo: list[tuple[int, str]], workers: int, settings: dict[str, Any], nice: int,
+                on_result: Detected, keep_warm: bool = False, timeout: float = 120.0) -> None:
+    """Detect in the worker pool; a photo that hangs or kills its worker is skipped with a reason."""
     try:
-        while pending or suspects:
-            pool = _WARM.get(workers, settings, nice, max_pixels)
-            if suspects:
-                item_id, path = suspects.popleft()
-                try:
-                    on_result(*pool.submit(_detect_one, item_id, path).result(timeout=timeout))
-                except BrokenProcessPool:
-                    log.warning("faces: %s crashed the face detector; skipped", path)
-                    on_result(item_id, [], "face detection crashed its worker process")
-                    _WARM.close()
-                except FuturesTimeout:
-                    log.warning("faces: %s took longer than %.0f s; skipped", path, timeout)
-                    on_result(item_id, [], f"face detection took longer than {timeout:.0f} s")
-                    _WARM.kill()
-                continue
-            inflight: dict[Any, tuple[int, str]] = {}
-            broken = False
-            while (pending or inflight) and not broken:
-                while pending and len(inflight) < 2 * workers:
-                    item = pending.popleft()
-                    inflight[pool.submit(_detect_one, *item)] = item
-                done, _ = wait(inflight, timeout=timeout, return_when=FIRST_COMPLETED)
-                if not done:  # every worker is stuck: retry those photos one by one with a fresh pool
-                    suspects.extend(inflight.values())
-                    inflight.clear()
-                    _WARM.kill()
-                    break
-                for future in done:
-                    item = inflight.pop(future)
-                    try:
-                        on_result(*future.result())
-                    except BrokenProcessPool:
-                        suspects.append(item)
-                        broken = True
-            if broken:
-                suspects.extend(inflight.values())
-                _WARM.close()
+        for (item_id, path), result in _WARM.get(workers, settings, nice, timeout).map(todo):
+            if isinstance(result, Failure):
+                result = _lost(path, result)
+            on_result(item_id, *result)
     finally:
         if not keep_warm:
             _WARM.close()
+
+
+def _lost(path: str, failure: Failure) -> tuple[list[dict[str, Any]], str]:
+    """The result stored for a photo whose worker hung or died: no faces, and why."""
+    if failure.timed_out:
+        log.warning("faces: %s took longer than %.0f s; skipped", path, failure.seconds)
+        return [], f"face detection took longer than {failure.seconds:.0f} s"
+    log.warning("faces: %s crashed the face detector; skipped", path)
+    return [], "face detection crashed its worker process"
 
 
 def update_people(cfg: Config, db: Database) -> dict[str, int]:
     """Assign new faces to known people, drop those matching a forgotten person, cluster the rest."""
     threshold = float(cfg["faces"]["distance_threshold"])
     min_size = int(cfg["faces"]["min_cluster_size"])
-    thr2 = threshold * threshold
+    threshold_sq = threshold * threshold
     summary = {"faces_assigned": 0, "faces_ignored": 0, "people_created": 0}
-    top = db.execute("SELECT COALESCE(MAX(id), 0) FROM faces").fetchone()[0]
-    upto = store_faces.watermark(db)
-    new_ids, new_items, _, new_enc = store_faces.encodings(
-        db, "person_id IS NULL AND ignored = 0 AND id > ?", [upto])
+    top = store_faces.last_face_id(db)
+    new_ids, new_items, _, new_enc = store_faces.unassigned_encodings(db, store_faces.watermark(db))
     if len(new_ids) == 0:
         store_faces.set_watermark(db, top)
         return summary
-    known_ids, _, known_people, known_enc = store_faces.encodings(db, "person_id IS NOT NULL")
+    _, _, known_people, known_enc = store_faces.assigned_encodings(db)
     busy = store_faces.people_in_items(db, new_items)
     result = cluster.assign(new_enc, new_items, known_enc, known_people, threshold, busy)
     hit = result.person_ids >= 0
     store_faces.set_people(db, new_ids[hit], result.person_ids[hit])
     summary["faces_assigned"] = int(hit.sum())
     rest_ids, rest_enc = new_ids[~hit], new_enc[~hit]
-    graves = store_faces.tombstones(db)
-    if len(graves) and len(rest_ids):
-        forgotten = cluster.pairwise_sq(rest_enc, graves).min(axis=1) < thr2
+    forgotten_encodings = store_faces.tombstones(db)
+    if len(forgotten_encodings) and len(rest_ids):
+        forgotten = cluster.pairwise_sq(rest_enc, forgotten_encodings).min(axis=1) < threshold_sq
         summary["faces_ignored"] += store_faces.ignore_faces(db, rest_ids[forgotten])
         rest_ids, rest_enc = rest_ids[~forgotten], rest_enc[~forgotten]
     if len(rest_ids):
-        created, ignored = _cluster_pool(db, rest_ids, rest_enc, graves, threshold, min_size)
+        created, ignored = _cluster_pool(db, rest_ids, rest_enc, forgotten_encodings, threshold, min_size)
         summary["people_created"] += created
         summary["faces_ignored"] += ignored
     store_faces.set_watermark(db, top)
     return summary
 
 
-def _cluster_pool(db: Database, new_ids: np.ndarray, new_enc: np.ndarray, graves: np.ndarray,
+def _cluster_pool(db: Database, new_ids: np.ndarray, new_enc: np.ndarray, forgotten_encodings: np.ndarray,
                   threshold: float, min_size: int) -> tuple[int, int]:
     """Cluster the new unassigned faces with their neighbourhood (two hops) in the unassigned pool."""
-    pool_ids, pool_items, _, pool_enc = store_faces.encodings(db, "person_id IS NULL AND ignored = 0")
+    threshold_sq = threshold * threshold
+    pool_ids, pool_items, _, pool_enc = store_faces.unassigned_encodings(db)
     is_new = np.isin(pool_ids, new_ids)
     if not is_new.all():
         first_hop = is_new | cluster.near_any(new_enc, pool_enc, threshold)
@@ -211,7 +162,7 @@ def _cluster_pool(db: Database, new_ids: np.ndarray, new_enc: np.ndarray, graves
     for label in range(int(labels.max()) + 1 if len(labels) else 0):
         members = labels == label
         centroid = pool_enc[members].mean(axis=0, keepdims=True)
-        if len(graves) and cluster.pairwise_sq(centroid, graves).min() < threshold * threshold:
+        if len(forgotten_encodings) and cluster.pairwise_sq(centroid, forgotten_encodings).min() < threshold_sq:
             ignored += store_faces.ignore_faces(db, pool_ids[members])
             continue
         store_faces.create_person(db, pool_ids[members])
@@ -227,8 +178,8 @@ def run_faces_job(cfg: Config, db: Database, *, limit: int | None = None,
     if not faces_cfg["enabled"]:
         log.info("faces: disabled in the config ([faces] enabled = false); nothing done")
         return {"enabled": False, "items_scanned": 0, "faces_found": 0, "people_created": 0}
-    todo = store_faces.todo_items(db, faces_cfg.get("disabled_roots", []), limit)
-    workers = min(default_workers(int(faces_cfg.get("workers", 0))), max(1, len(todo)))
+    todo = store_faces.todo_items(db, faces_cfg["disabled_roots"], limit)
+    workers = min(default_workers(int(faces_cfg["workers"])), max(1, len(todo)))
     summary: dict[str, Any] = {"enabled": True, "items_scanned": 0, "faces_found": 0, "skipped": 0,
                                "workers": workers if todo else 0}
     if todo:
@@ -251,14 +202,12 @@ def run_faces_job(cfg: Config, db: Database, *, limit: int | None = None,
 
         # A full chunk means more work is probably waiting: keep the workers (and their models) warm.
         more_likely = limit is not None and len(todo) >= limit
-        detect_many(todo, workers, detector_settings(cfg), int(faces_cfg.get("nice", 10)),
-                    int(cfg["scan"]["max_image_pixels"]), store_result, keep_warm=more_likely,
-                    timeout=max(30.0, 2.0 * float(cfg["scan"]["per_file_timeout"])))
+        detect_many(todo, workers, detector_settings(cfg), int(faces_cfg["nice"]), store_result,
+                    keep_warm=more_likely, timeout=max(30.0, 2.0 * float(cfg["scan"]["per_file_timeout"])))
     else:
         close_pool()
     summary.update(update_people(cfg, db))
-    summary["unassigned"] = db.execute(
-        "SELECT COUNT(*) FROM faces WHERE person_id IS NULL AND ignored = 0").fetchone()[0]
+    summary["unassigned"] = store_faces.unassigned_count(db)
     summary["seconds"] = round(time.monotonic() - started, 2)
     log.info("faces: %d photos scanned, %d faces found, %d assigned, %d new people (%.1f s)",
              summary["items_scanned"], summary["faces_found"], summary["faces_assigned"],

@@ -1,8 +1,10 @@
-"""Worker processes for ``analyse``: a per-file time limit, and a crash or hang costs one file, not the scan.
+"""Worker processes with a per-job time limit: a job that crashes or hangs its worker costs that job, not the run.
 
-Each worker is a spawned process (not forked: the service has threads) that receives paths over a
-pipe. If a file takes longer than the limit or the process dies, the worker is killed, the file gets a
-skip reason, and a fresh worker takes its place. Workers run at a lower priority (nice 10).
+Indexing (``analyse``) and the faces job both need this, so it is written once. Each worker is a spawned
+process (not forked: the service has threads and an open SQLite connection) that sets itself up once
+(imports, models: the slow part on a Pi) and then receives jobs over a pipe. If a job takes longer than
+the limit or the process dies, the worker is killed, the job comes back as a ``Failure`` with the reason,
+and a fresh worker takes its place. Workers run at a lower priority.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import multiprocessing as mp
 import os
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -19,21 +23,46 @@ from homeroll.daemon.errors import UserError
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Failure", "ProcessPool", "WorkerPool", "default_workers"]
+
 STARTUP_TIMEOUT = 120.0
 
+#: Runs once in each worker with the pool's settings and returns the function that does one job there.
+#: Both must be importable by name (spawn pickles them). The job function returns a result for every
+#: job, errors included: an exception that escapes it kills the worker and is reported as a crash.
+Setup = Callable[[dict[str, Any]], Callable[[tuple], Any]]
 
-def _worker_main(conn: Connection, settings: dict[str, Any]) -> None:
-    os.environ.pop("NOTIFY_SOCKET", None)
-    try:
-        os.nice(10)
-    except OSError:
-        pass
-    from homeroll.daemon.ingest.analyse import analyse
-    from homeroll.daemon.ingest.metadata import SkipFile, setup_pillow
 
-    setup_pillow(settings["max_image_pixels"])
-    _warm_up()
-    conn.send(("ready", None))  # the per-file clock starts only once imports are done
+def default_workers(configured: int) -> int:
+    """Configured count, or one less than the cores (at least one) so the machine stays responsive."""
+    if configured and configured > 0:
+        return int(configured)
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a job has no result: its worker took longer than the limit, or died."""
+
+    timed_out: bool
+    seconds: float = 0.0
+    exit_code: int | None = None
+
+    def __str__(self) -> str:
+        if self.timed_out:
+            return f"timed out after {self.seconds:g} s"
+        return f"crashed (exit code {self.exit_code})"
+
+
+def _worker_main(conn: Connection, setup: Setup, settings: dict[str, Any], nice: int) -> None:
+    os.environ.pop("NOTIFY_SOCKET", None)  # only the service itself speaks to systemd
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
+    run = setup(settings)
+    conn.send("ready")  # the per-job clock starts only once the setup is done
     while True:
         try:
             job = conn.recv()
@@ -41,43 +70,21 @@ def _worker_main(conn: Connection, settings: dict[str, Any]) -> None:
             return
         if job is None:
             return
-        token, path, relpath, sidecars = job
+        result = run(job)
         try:
-            result = {"ok": analyse(path, relpath, settings, sidecars)}
-        except SkipFile as exc:
-            result = {"skip": str(exc)}
-        except MemoryError:
-            result = {"skip": "decoder ran out of memory"}
-        except FileNotFoundError:
-            result = {"skip": "vanished while being read"}
-        except PermissionError:
-            result = {"skip": "unreadable (permission denied)"}
-        except Exception as exc:  # noqa: BLE001 - any decoder bug becomes a per-file reason
-            result = {"skip": f"cannot read ({type(exc).__name__}: {str(exc)[:160]})"}
-        try:
-            conn.send((token, result))
+            conn.send(result)
         except (BrokenPipeError, OSError):
             return
-
-
-def _warm_up() -> None:
-    """Load what the first file would otherwise pay for (zone polygons, scipy's FFT for phash)."""
-    import imagehash
-    from PIL import Image
-
-    from homeroll.daemon.ingest import thumbs, timeinfo  # noqa: F401
-
-    timeinfo.zone_at(52.52, 13.40)
-    imagehash.phash(Image.new("L", (64, 64)))
 
 
 class _Worker:
     """One spawned process and the jobs sent to it, oldest first (it works through them in order)."""
 
-    def __init__(self, ctx, settings: dict[str, Any]) -> None:
+    def __init__(self, ctx, setup: Setup, settings: dict[str, Any], nice: int, role: str) -> None:
+        self.role = role
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, settings), daemon=True,
-                                   name="homeroll-index-worker")
+        self.process = ctx.Process(target=_worker_main, args=(child, setup, settings, nice), daemon=True,
+                                   name=f"homeroll-{role}-worker")
         self.process.start()
         child.close()
         self.jobs: deque[tuple] = deque()
@@ -85,13 +92,13 @@ class _Worker:
         self.ready = False
 
     def _wait_ready(self) -> None:
-        # A fresh worker imports Pillow, numpy, PyAV…: seconds on a Pi. That is not the file's time.
+        # A fresh worker imports Pillow, numpy, PyAV, dlib…: seconds on a Pi. That is not the job's time.
         try:
             if self.conn.poll(STARTUP_TIMEOUT):
                 self.conn.recv()
         except (EOFError, OSError):
             self.process.join(2)
-            raise UserError(f"the indexing worker process could not start (exit code {self.process.exitcode}); "
+            raise UserError(f"the {self.role} worker process could not start (exit code {self.process.exitcode}); "
                             "run with --log-level debug") from None
         self.ready = True
 
@@ -101,7 +108,10 @@ class _Worker:
         if not self.jobs:
             self.started = time.monotonic()
         self.jobs.append(job)
-        self.conn.send(job)
+        try:
+            self.conn.send(job)
+        except (BrokenPipeError, OSError):
+            pass  # it died since its last answer: its sentinel tells, and the job it was on is charged
 
     def finished(self) -> tuple:
         self.started = time.monotonic()
@@ -126,91 +136,146 @@ class _Worker:
         self.conn.close()
 
 
-class WorkerPool:
-    """Analyse files in parallel; results come back in completion order as (path, relpath, result).
+class ProcessPool:
+    """Run jobs in ``workers`` processes set up by ``setup(settings)``; results come back in completion order.
 
-    Each worker has up to ``IN_FLIGHT`` files queued, so it starts the next file while the parent
-    stores the last one. A timeout or crash is charged to the file the worker was on; the files queued
-    behind it go to the replacement worker.
+    Each worker has up to ``IN_FLIGHT`` jobs queued, so it starts the next one while the parent handles
+    the last result. A timeout or crash is charged to the job the worker was on; the jobs queued behind
+    it go to the next free worker. The workers stay up between ``map`` calls until ``close``.
     """
 
     IN_FLIGHT = 2
 
-    def __init__(self, settings: dict[str, Any], workers: int, timeout: float) -> None:
+    def __init__(self, setup: Setup, settings: dict[str, Any], workers: int, timeout: float, *,
+                 nice: int, role: str) -> None:
         self._ctx = mp.get_context("spawn")
-        self._settings = settings
+        self._spawn = (setup, settings, nice, role)
         self._size = max(1, workers)
         self._timeout = timeout
         self._workers: list[_Worker] = []
 
-    def _ensure(self) -> None:
-        while len(self._workers) < self._size:
-            self._workers.append(_Worker(self._ctx, self._settings))
-
     def alive(self) -> bool:
         return all(w.process.is_alive() for w in self._workers)
 
-    def map(self, jobs):
-        """Yield (path, relpath, result) for each (path, relpath[, sidecars]) in ``jobs`` (consumed lazily).
-
-        ``sidecars`` (kind -> path) goes to ``analyse`` with the file.
-        """
-        self._ensure()
+    def map(self, jobs: Iterable[tuple]) -> Iterator[tuple[tuple, Any]]:
+        """Yield (job, result) for each job in ``jobs`` (consumed lazily); a lost job's result is a ``Failure``."""
         for worker in list(self._workers):
-            if worker.jobs:  # a previous caller stopped early: its results are stale
+            if worker.jobs or not worker.process.is_alive():  # a caller stopped early, or it died while idle
                 self._replace(worker)
+        while len(self._workers) < self._size:
+            self._workers.append(_Worker(self._ctx, *self._spawn))
         pending = iter(jobs)
         retry: deque[tuple] = deque()
-        token = 0
-        exhausted = False
         while True:
-            for worker in self._workers:
-                while len(worker.jobs) < self.IN_FLIGHT:
-                    if retry:
-                        worker.submit(retry.popleft())
-                        continue
-                    if exhausted:
-                        break
-                    try:
-                        path, relpath, *extra = next(pending)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    token += 1
-                    worker.submit((token, path, relpath, extra[0] if extra else None))
+            self._fill(pending, retry)
             busy = [w for w in self._workers if w.jobs]
             if not busy:
                 return
-            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0)
+            overdue_in = min(w.started for w in busy) + self._timeout - time.monotonic()
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=max(0.0, overdue_in))
             for worker in busy:
-                if worker.conn in ready:
-                    try:
-                        while worker.jobs and worker.conn.poll():
-                            _, result = worker.conn.recv()
-                            job = worker.finished()
-                            yield job[1], job[2], result
-                    except (EOFError, OSError):
-                        pass
-                if not worker.jobs:
-                    continue
-                if worker.process.sentinel in ready or not worker.process.is_alive():
-                    reason = f"decoder crashed (exit code {worker.process.exitcode})"
-                elif time.monotonic() - worker.started > self._timeout:
-                    reason = f"decoder timed out after {self._timeout:g} s"
-                else:
-                    continue
-                job = worker.jobs.popleft()
-                retry.extend(worker.jobs)
-                log.warning("%s: %s", job[1], reason)
-                self._replace(worker)
-                yield job[1], job[2], {"skip": reason}
+                yield from self._collect(worker, ready, retry)
+
+    def _fill(self, pending: Iterator[tuple], retry: deque[tuple]) -> None:
+        for worker in self._workers:
+            while len(worker.jobs) < self.IN_FLIGHT:
+                job = retry.popleft() if retry else next(pending, None)
+                if job is None:
+                    return
+                worker.submit(job)
+
+    def _collect(self, worker: _Worker, ready: list, retry: deque[tuple]) -> Iterator[tuple[tuple, Any]]:
+        """This worker's finished jobs; then, if it died or overran the limit, its current job as failed."""
+        if worker.conn in ready:
+            try:
+                while worker.jobs and worker.conn.poll():
+                    result = worker.conn.recv()
+                    yield worker.finished(), result
+            except (EOFError, OSError):
+                pass
+        if not worker.jobs:
+            return
+        if worker.process.sentinel in ready or not worker.process.is_alive():
+            worker.process.join(1)  # the sentinel can fire a moment before the exit code is there to read
+            failure = Failure(False, exit_code=worker.process.exitcode)
+        elif time.monotonic() - worker.started > self._timeout:
+            failure = Failure(True, seconds=self._timeout)
+        else:
+            return
+        job = worker.jobs.popleft()
+        retry.extend(worker.jobs)
+        self._replace(worker)
+        yield job, failure
 
     def _replace(self, worker: _Worker) -> None:
         worker.kill()
         index = self._workers.index(worker)
-        self._workers[index] = _Worker(self._ctx, self._settings)
+        self._workers[index] = _Worker(self._ctx, *self._spawn)
 
     def close(self) -> None:
         for worker in self._workers:
             worker.stop()
         self._workers = []
+
+
+# -- the indexer's workers: analyse one file ------------------------------------------------------
+
+
+def _analyse_worker(settings: dict[str, Any]) -> Callable[[tuple], dict[str, Any]]:
+    from homeroll.daemon.ingest.analyse import analyse
+    from homeroll.daemon.ingest.metadata import SkipFile, setup_pillow
+
+    setup_pillow(settings["max_image_pixels"])
+    _warm_up()
+
+    def analyse_one(job: tuple) -> dict[str, Any]:
+        path, relpath, sidecars = job
+        try:
+            return {"ok": analyse(path, relpath, settings, sidecars)}
+        except SkipFile as exc:
+            return {"skip": str(exc)}
+        except MemoryError:
+            return {"skip": "decoder ran out of memory"}
+        except FileNotFoundError:
+            return {"skip": "vanished while being read"}
+        except PermissionError:
+            return {"skip": "unreadable (permission denied)"}
+        except Exception as exc:  # noqa: BLE001 - any decoder bug becomes a per-file reason
+            return {"skip": f"cannot read ({type(exc).__name__}: {str(exc)[:160]})"}
+
+    return analyse_one
+
+
+def _warm_up() -> None:
+    """Load what the first file would otherwise pay for (zone polygons, scipy's FFT for phash)."""
+    import imagehash
+    from PIL import Image
+
+    from homeroll.daemon.ingest import thumbs, timeinfo  # noqa: F401
+
+    timeinfo.zone_at(52.52, 13.40)
+    imagehash.phash(Image.new("L", (64, 64)))
+
+
+class WorkerPool:
+    """The indexer's pool: ``analyse`` in each worker (nice 10); a hung or crashed decoder is the file's skip reason."""
+
+    def __init__(self, settings: dict[str, Any], workers: int, timeout: float) -> None:
+        self._pool = ProcessPool(_analyse_worker, settings, workers, timeout, nice=10, role="index")
+
+    def alive(self) -> bool:
+        return self._pool.alive()
+
+    def map(self, jobs: Iterable[tuple]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Yield (path, relpath, result) for each (path, relpath, sidecars) in ``jobs`` (consumed lazily).
+
+        ``sidecars`` (kind -> path, or None) goes to ``analyse`` with the file.
+        """
+        for (path, relpath, _), result in self._pool.map(jobs):
+            if isinstance(result, Failure):
+                log.warning("%s: decoder %s", path, result)
+                result = {"skip": f"decoder {result}"}
+            yield path, relpath, result
+
+    def close(self) -> None:
+        self._pool.close()

@@ -38,9 +38,10 @@ def test_a_photo_that_hangs_its_worker_is_skipped_with_a_reason(corpus):
 
     photo = str(corpus / "face_recognition" / "examples" / "obama.jpg")
     results = []
-    settings = {"detector": "hog", "detect_size": 1024, "detect_size_max": 1600, "upsample": 1}
-    job.detect_many([(1, photo), (2, photo)], 1, settings, 0, 80_000_000,
+    settings = {"detector": "hog", "detect_size": 1024, "detect_size_max": 1600, "upsample": 1,
+                "max_image_pixels": 80_000_000}
+    job.detect_many([(1, photo), (2, photo)], 1, settings, 0,
                     lambda *r: results.append(r), timeout=0.05)  # nothing finishes in 50 ms: treated as hung
     assert sorted(r[0] for r in results) == [1, 2]
     assert all(r[1] == [] and "took longer" in r[2] for r in results)
-    assert job._WARM.executor is None
+    assert job._WARM.pool is None

@@ -275,9 +275,9 @@ def test_job_resumes_in_chunks_and_rescanned_faces_rejoin_their_people(library, 
             db.execute(f"UPDATE items SET faces_scanned = 0 WHERE id IN (SELECT item_id FROM paths WHERE relpath IN "
                        f"({','.join('?' * len(names))}))", names)
         first = job.run_faces_job(cfg, db, limit=3)
-        assert first["items_scanned"] == 3 and job._WARM.executor is not None  # more work: workers stay warm
+        assert first["items_scanned"] == 3 and job._WARM.pool is not None  # more work: workers stay warm
         second = job.run_faces_job(cfg, db, limit=3)
-        assert second["items_scanned"] == 1 and job._WARM.executor is None  # done: workers stopped
+        assert second["items_scanned"] == 1 and job._WARM.pool is None  # done: workers stopped
         assert first["people_created"] + second["people_created"] == 0
     finally:
         job.close_pool()
