@@ -1,51 +1,29 @@
 """The TUI's only door to the data: one SQLite connection, used by worker threads one call at a time.
 
-Every read and write goes through ``homeroll.daemon.store`` functions (each a short transaction), so
-the service can keep writing in WAL mode while someone browses. Nothing here runs on the UI thread:
+Every read and write goes through the core's functions (``homeroll.daemon.store``, the name offers of
+``faces.hints``, the collage export), each a short transaction, so the service can keep writing in WAL
+mode while someone browses. Nothing here runs on the UI thread:
 screens call these methods from ``@work(thread=True)`` workers and post the results as messages.
 """
 
 from __future__ import annotations
 
-import importlib
+import io
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeVar
 
 from PIL import Image as PILImage
 
 from homeroll.daemon import store
 from homeroll.daemon.config import Config
-from homeroll.daemon.store import items as store_items
-from homeroll.daemon.store import sidecars as store_sidecars
+from homeroll.daemon.faces import hints
+from homeroll.daemon.store import faces as store_faces
+from homeroll.daemon.store import memories as store_memories
+from homeroll.daemon.store import service as store_service
 
 T = TypeVar("T")
-
-#: kv keys the status screen shows when present (written by the service, scan, faces and export jobs).
-STATUS_KV_KEYS = (
-    "service.state", "service.started_at", "service.pid", "service.heartbeat", "service.last_reconcile_at",
-    "scan.last_run", "scan.last_summary", "faces.last_run", "faces.last_summary",
-    "memories.last_run", "memories.last_summary", "export.last_run", "export.last_summary",
-)
-
-#: Photos waiting for face detection are counted up to this many ("1000+").
-FACES_TODO_CAP = 1000
-
-#: Skipped files listed on the status screen (the count is always exact).
-SKIPPED_LIMIT = 500
-
-
-class Unavailable(Exception):
-    """A part of homeroll this action needs is not installed yet (another area still being built)."""
-
-
-def _module(name: str, what: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise Unavailable(f"{what} are not available yet ({name} is missing)") from exc
 
 
 class Backend:
@@ -81,35 +59,33 @@ class Backend:
         return changed
 
     # -- memories -------------------------------------------------------------------------------
-    @staticmethod
-    def _memories() -> ModuleType:
-        return _module("homeroll.daemon.store.memories", "memories")
-
     def memories(self, status: str | None = None, kind: str | None = None,
                  search: str | None = None) -> list[dict[str, Any]]:
-        return self._call(self._memories().list_memories, status=status, kind=kind, search=search or None)
+        return self._call(store_memories.list_memories, status=status, kind=kind, search=search or None)
 
     def memory(self, memory_id: int) -> dict[str, Any] | None:
-        return self._call(self._memories().get_memory, memory_id)
+        return self._call(store_memories.get_memory, memory_id)
 
     def approve(self, memory_id: int) -> None:
-        self._call(self._memories().approve, memory_id)
+        self._call(store_memories.approve, memory_id)
 
     def reject(self, memory_id: int) -> None:
-        self._call(self._memories().reject, memory_id)
+        self._call(store_memories.reject, memory_id)
 
     def rename(self, memory_id: int, title: str) -> None:
-        self._call(self._memories().rename, memory_id, title)
+        self._call(store_memories.rename, memory_id, title)
 
     def remove_item(self, memory_id: int, item_id: int) -> None:
-        self._call(self._memories().remove_item, memory_id, item_id)
+        self._call(store_memories.remove_item, memory_id, item_id)
 
     def set_cover(self, memory_id: int, item_id: int) -> None:
-        self._call(self._memories().set_cover, memory_id, item_id)
+        self._call(store_memories.set_cover, memory_id, item_id)
 
     def export(self, memory_id: int, preview_path: Path | None = None) -> Path:
         """Render the collage (to the export folder, or only to ``preview_path``). Slow: workers only."""
-        export = _module("homeroll.daemon.collage.export", "collage exports")
+        # Imported on first use: the renderer is not needed to browse, and the first paint should not wait.
+        from homeroll.daemon.collage import export
+
         # Its own connection: a render takes seconds and must not hold the lock the screens read through.
         db = store.connect(self._db_path)
         try:
@@ -127,81 +103,46 @@ class Backend:
         return self.export(memory_id)
 
     # -- people ---------------------------------------------------------------------------------
-    @staticmethod
-    def _faces() -> ModuleType:
-        return _module("homeroll.daemon.store.faces", "people")
-
     def people(self) -> list[dict[str, Any]]:
-        return self._call(self._faces().list_people)
+        return self._call(store_faces.list_people)
 
     def person(self, person_id: int) -> dict[str, Any] | None:
-        return self._call(self._faces().person, person_id)
+        return self._call(store_faces.person, person_id)
 
     def person_faces(self, person_id: int, limit: int | None = None) -> list[dict[str, Any]]:
-        return self._call(self._faces().person_faces, person_id, limit=limit)
+        return self._call(store_faces.person_faces, person_id, limit=limit)
 
     def face_crop(self, face_id: int) -> bytes | None:
-        return self._call(self._faces().face_crop, face_id)
+        return self._call(store_faces.face_crop, face_id)
 
     def name_person(self, person_id: int, name: str | None, birthday: str | None) -> None:
-        self._call(self._faces().name_person, person_id, name, birthday)
+        self._call(store_faces.name_person, person_id, name, birthday)
 
     def merge_people(self, keep_id: int, other_id: int) -> None:
-        self._call(self._faces().merge_people, keep_id, other_id)
+        self._call(store_faces.merge_people, keep_id, other_id)
 
     def move_face(self, face_id: int, person_id: int | None) -> int:
-        return self._call(self._faces().move_face, face_id, person_id)
+        return self._call(store_faces.move_face, face_id, person_id)
 
     def forget_person(self, person_id: int) -> dict[str, Any]:
-        return self._call(self._faces().forget_person, person_id)
-
-    @staticmethod
-    def _hints() -> ModuleType:
-        return _module("homeroll.daemon.faces.hints", "name offers")
+        return self._call(store_faces.forget_person, person_id)
 
     def name_offers(self) -> dict[int, dict[str, Any]]:
         """person id -> the name Takeout suggests ({name, source, photos, of, text}); offers only, never applied."""
-        offers = self._call(self._hints().offers)
+        offers = self._call(hints.offers)
         return {pid: {**offer.as_json(), "text": offer.text} for pid, offer in offers.items()}
 
     def accept_name(self, person_id: int, name: str) -> None:
         """Accept exactly the offer the screen showed (refused if it changed meanwhile)."""
-        self._call(self._hints().accept, person_id, name)
+        self._call(hints.accept, person_id, name)
 
     def decline_name(self, person_id: int, name: str) -> None:
-        self._call(self._hints().decline, person_id, name)
+        self._call(hints.decline, person_id, name)
 
     # -- status ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        with self._lock:
-            db = self._db
-            kv = {}
-            for key in STATUS_KV_KEYS:
-                value = store_items.kv_get(db, key)
-                if value is not None:
-                    kv[key] = value
-            skipped = []
-            for row in store_items.skipped(db):
-                skipped.append(row)
-                if len(skipped) >= SKIPPED_LIMIT:
-                    break
-            faces_todo = people = None
-            try:
-                faces = importlib.import_module("homeroll.daemon.store.faces")
-                faces_todo = len(faces.todo_items(db, self.cfg["faces"].get("disabled_roots") or (),
-                                                  limit=FACES_TODO_CAP + 1))
-                people = len(faces.list_people(db))
-            except ImportError:
-                pass
-            return {
-                "faces_todo": faces_todo,
-                "people": people,
-                "roots": store_items.roots(db),
-                "counts": store_items.counts(db),
-                "sidecars": store_sidecars.counts(db),
-                "kv": kv,
-                "skipped": skipped,
-            }
+        """store.service.status with what is waiting (skipped files, photos without a face scan)."""
+        return self._call(store_service.status, self.cfg["faces"]["disabled_roots"], queues=True)
 
     # -- images (no DB) --------------------------------------------------------------------------
     def load_thumb(self, relpath: str | None, max_px: int = 160) -> PILImage.Image | None:
@@ -225,8 +166,6 @@ def image_from_bytes(data: bytes | None, max_px: int = 96) -> PILImage.Image | N
     """A face crop (small JPEG bytes from the store) as a decoded RGB image."""
     if not data:
         return None
-    import io
-
     try:
         with PILImage.open(io.BytesIO(data)) as img:
             small = img.convert("RGB")

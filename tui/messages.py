@@ -33,7 +33,6 @@ class ThumbLoaded(Message):
 @dataclass
 class PeopleLoaded(Message):
     people: list[dict[str, Any]]
-    error: str | None = None
 
 
 @dataclass

@@ -1,9 +1,11 @@
-"""What every command gets through ``click.pass_obj``: the config and the DB, opened on first use."""
+"""What every command gets through ``click.pass_obj`` (the config and the DB, opened on first use), and
+the pieces every command group declares the same way (``--json``, a subcommand on one id)."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -38,6 +40,25 @@ class AppContext:
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+
+def json_option(text: str) -> Callable:
+    """``--json`` (as ``as_json``): the scripting contract of every command that prints something."""
+    return click.option("--json", "as_json", is_flag=True, help=text)
+
+
+def subcommand(group: click.Group, name: str, id_name: str, doc: str | None = None) -> Callable:
+    """``name ID …`` under ``group``, called with the AppContext and ID first (a memory, person or face id).
+
+    The help is ``doc`` or the function's docstring; arguments and options declared below come after ID.
+    """
+
+    def register(fn: Callable) -> click.Command:
+        command = group.command(name, help=doc)(pass_app(fn))
+        command.params.insert(0, click.Argument([id_name], type=int))
+        return command
+
+    return register
 
 
 def print_json(data: Any) -> None:

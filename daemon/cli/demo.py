@@ -12,6 +12,7 @@ import click
 from homeroll.daemon import config as config_mod
 from homeroll.daemon import store
 from homeroll.daemon.cli.context import AppContext, pass_app
+from homeroll.daemon.store import items as store_items
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,8 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     with Indexer(cfg, db) as indexer:
         stats = indexer.scan()
     click.echo(stats.summary())
-    from homeroll.daemon.cli.status import collect
-
-    status = collect(db)
-    click.echo(", ".join(f"{n} {k}s" for k, n in sorted(status["by_kind"].items())))
-    places = db.execute(
-        "SELECT p.city, p.country, COUNT(*) FROM items i JOIN places p ON p.id = i.place_id "
-        "GROUP BY p.id ORDER BY COUNT(*) DESC LIMIT 8").fetchall()
-    click.echo("places: " + ", ".join(f"{city} ({country}) x{n}" for city, country, n in places))
+    click.echo(", ".join(f"{n} {k}s" for k, n in sorted(store_items.counts(db)["by_kind"].items())))
+    click.echo("places: " + ", ".join(f"{city} ({country}) x{n}" for city, country, n in store_items.top_places(db, 8)))
     _explain_dates(db, library, exports[0], scans)
 
     _step("Finding faces and people (homeroll faces)")
@@ -126,8 +121,6 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
 
 def _explain_dates(db, library: Path, takeout, scans) -> None:
     """Where the dates came from: every source with its count, and one example of each export kind."""
-    from homeroll.daemon.store import items as store_items
-
     parts = []
     for row in store_items.date_sources(db):
         precision = "" if row["precision"] == "time" else f" ({row['precision']} only)"

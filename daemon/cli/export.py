@@ -30,7 +30,7 @@ def export(app: AppContext, memory_id: int, layout: str | None, size: str | None
     from homeroll.daemon.collage.export import export_memory
 
     cfg = app.config
-    title = bool(cfg["export"].get("title", True)) and not no_title
+    title = bool(cfg["export"]["title"]) and not no_title
     path = export_memory(cfg, app.db, memory_id, layout=layout, size=size, style=style, title=title, force=force,
                          preview_path=Path(preview) if preview else None)
     click.echo(str(path))

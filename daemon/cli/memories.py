@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import click
 
-from homeroll.daemon.cli.context import pass_app, print_json
+from homeroll.daemon.cli.context import json_option, pass_app, print_json, subcommand
 from homeroll.daemon.errors import UserError
+from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import memories as store_memories
 
 _STATUS = click.Choice(list(store_memories.STATUSES))
@@ -30,7 +32,7 @@ def _listing(db: Any, memories: list[dict[str, Any]]) -> list[dict[str, Any]]:
     picks = store_memories.picked_items(db, [m["id"] for m in memories])
     wanted = [i for m in memories for i in picks.get(m["id"], [])]
     wanted += [m["cover"] for m in memories if m["cover"] is not None]
-    paths = store_memories.item_paths(db, wanted)
+    paths = store_items.item_paths(db, wanted)
     return [_public(db, m, picks.get(m["id"], []), paths) for m in memories]
 
 
@@ -66,7 +68,7 @@ def _print_table(memories: list[dict[str, Any]]) -> None:
 @click.option("--status", type=_STATUS, help="Only memories with this status.")
 @click.option("--kind", type=_KIND, help="Only memories of this kind.")
 @click.option("--search", help="Only memories whose title, place, people or explanation contain this text.")
-@click.option("--json", "as_json", is_flag=True, help="JSON on stdout instead of a table.")
+@json_option("JSON on stdout instead of a table.")
 @click.pass_context
 def memories(ctx: click.Context, status: str | None, kind: str | None, search: str | None, as_json: bool) -> None:
     """List memories (suggested first), or approve / reject / edit one with a subcommand."""
@@ -87,58 +89,32 @@ def _one(app: Any, memory_id: int) -> dict[str, Any]:
     return _listing(app.db, [memory])[0]
 
 
-@memories.command("approve")
-@click.argument("memory_id", type=int)
-@pass_app
-def approve_cmd(app: Any, memory_id: int) -> None:
-    """Approve a memory: it keeps its picks, and is exported when auto-export is on."""
-    store_memories.approve(app.db, memory_id)
-    print_json(_one(app, memory_id))
+def _change(name: str, doc: str, change: Callable[..., None], *arguments: click.Argument) -> None:
+    """``memories NAME MEMORY_ID …``: change the memory with ``change(db, memory_id, **arguments)``, print it."""
+
+    def run(app: Any, memory_id: int, **values: Any) -> None:
+        change(app.db, memory_id, **values)
+        print_json(_one(app, memory_id))
+
+    subcommand(memories, name, "memory_id", doc)(run).params += arguments
 
 
-@memories.command("reject")
-@click.argument("memory_id", type=int)
-@pass_app
-def reject_cmd(app: Any, memory_id: int) -> None:
-    """Reject a memory: it is never proposed again."""
-    store_memories.reject(app.db, memory_id)
-    print_json(_one(app, memory_id))
+def _photo_change(name: str, doc: str, change: Callable[[Any, int, int], None]) -> None:
+    """remove and cover: PATH names the photo by its file, the store wants its item."""
+    _change(name, doc, lambda db, memory_id, path: change(db, memory_id, store_memories.item_id_for_path(db, path)),
+            click.Argument(["path"], type=click.Path(dir_okay=False)))
 
 
-@memories.command("rename")
-@click.argument("memory_id", type=int)
-@click.argument("title")
-@pass_app
-def rename_cmd(app: Any, memory_id: int, title: str) -> None:
-    """Give a memory your own title (kept across re-selection)."""
-    store_memories.rename(app.db, memory_id, title)
-    print_json(_one(app, memory_id))
+_change("approve", "Approve a memory: it keeps its picks, and is exported when auto-export is on.", store_memories.approve)
+_change("reject", "Reject a memory: it is never proposed again.", store_memories.reject)
+_change("rename", "Give a memory your own title (kept across re-selection).", store_memories.rename,
+        click.Argument(["title"]))
+_photo_change("remove", "Take a photo out of a memory (it stays out across re-selection).", store_memories.remove_item)
+_photo_change("cover", "Make a photo of the memory its cover.", store_memories.set_cover)
 
 
-@memories.command("remove")
-@click.argument("memory_id", type=int)
-@click.argument("path", type=click.Path(dir_okay=False))
-@pass_app
-def remove_cmd(app: Any, memory_id: int, path: str) -> None:
-    """Take a photo out of a memory (it stays out across re-selection)."""
-    store_memories.remove_item(app.db, memory_id, store_memories.item_id_for_path(app.db, path))
-    print_json(_one(app, memory_id))
-
-
-@memories.command("cover")
-@click.argument("memory_id", type=int)
-@click.argument("path", type=click.Path(dir_okay=False))
-@pass_app
-def cover_cmd(app: Any, memory_id: int, path: str) -> None:
-    """Make a photo of the memory its cover."""
-    store_memories.set_cover(app.db, memory_id, store_memories.item_id_for_path(app.db, path))
-    print_json(_one(app, memory_id))
-
-
-@memories.command("show")
-@click.argument("memory_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
-@pass_app
+@subcommand(memories, "show", "memory_id")
+@json_option("JSON on stdout.")
 def show_cmd(app: Any, memory_id: int, as_json: bool) -> None:
     """One memory with its curated picks in order and any photos offered since approval."""
     memory = store_memories.get_memory(app.db, memory_id)

@@ -8,10 +8,12 @@ accepts or declines it: nothing here names anyone on its own.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
-from homeroll.daemon.cli.context import AppContext, pass_app, print_json
+from homeroll.daemon.cli.context import AppContext, json_option, pass_app, print_json, subcommand
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.faces import hints
 from homeroll.daemon.store import faces as store_faces
@@ -33,7 +35,7 @@ def _people_json(db) -> list[dict]:
 
 
 @click.group("people", invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="Print every person as JSON (the scripting contract).")
+@json_option("Print every person as JSON (the scripting contract).")
 @pass_app
 @click.pass_context
 def people(ctx: click.Context, app: AppContext, as_json: bool) -> None:
@@ -57,53 +59,47 @@ def people(ctx: click.Context, app: AppContext, as_json: bool) -> None:
                        f"photos): `homeroll people accept-name {row['id']}` or `decline-name {row['id']}`")
 
 
-@people.command("name")
-@click.argument("person_id", type=int)
+#: Every command that changes a person can print it afterwards, as `homeroll people --json` shows it.
+PERSON_JSON = "Print the person as JSON."
+
+
+@subcommand(people, "name", "person_id")
 @click.argument("name")
 @click.option("--birthday", help="MM-DD or YYYY-MM-DD; used for birthday memories.")
-@click.option("--json", "as_json", is_flag=True, help="Print the person as JSON.")
-@pass_app
+@json_option(PERSON_JSON)
 def name_cmd(app: AppContext, person_id: int, name: str, birthday: str | None, as_json: bool) -> None:
     """Give person PERSON_ID a NAME (and optionally a birthday)."""
     store_faces.name_person(app.db, person_id, name, birthday)
     _report(app, person_id, as_json, f"person {person_id} is now {name!r}")
 
 
-@people.command("accept-name")
-@click.argument("person_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print the person as JSON.")
-@pass_app
-def accept_name_cmd(app: AppContext, person_id: int, as_json: bool) -> None:
-    """Give person PERSON_ID the name Google Takeout suggests for them (see suggested_name)."""
-    offer = hints.accept(app.db, person_id)
-    _report(app, person_id, as_json, f"person {person_id} is now {offer.name!r}")
+def _offer_command(name: str, doc: str, decide: Callable[[Any, int], hints.Offer], says: str) -> None:
+    """accept-name and decline-name: the household's word on the name Takeout suggests for a person."""
+
+    @subcommand(people, name, "person_id", doc)
+    @json_option(PERSON_JSON)
+    def run(app: AppContext, person_id: int, as_json: bool) -> None:
+        offer = decide(app.db, person_id)
+        _report(app, person_id, as_json, says.format(id=person_id, name=offer.name))
 
 
-@people.command("decline-name")
-@click.argument("person_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print the person as JSON.")
-@pass_app
-def decline_name_cmd(app: AppContext, person_id: int, as_json: bool) -> None:
-    """Turn down the name Google Takeout suggests for PERSON_ID; it is not suggested again."""
-    offer = hints.decline(app.db, person_id)
-    _report(app, person_id, as_json, f"person {person_id} is not {offer.name!r}: that name will not be offered again")
+_offer_command("accept-name", "Give person PERSON_ID the name Google Takeout suggests for them (see suggested_name).",
+               hints.accept, "person {id} is now {name!r}")
+_offer_command("decline-name", "Turn down the name Google Takeout suggests for PERSON_ID; it is not suggested again.",
+               hints.decline, "person {id} is not {name!r}: that name will not be offered again")
 
 
-@people.command("merge")
-@click.argument("person_id", type=int)
+@subcommand(people, "merge", "person_id")
 @click.argument("other_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print the merged person as JSON.")
-@pass_app
+@json_option("Print the merged person as JSON.")
 def merge_cmd(app: AppContext, person_id: int, other_id: int, as_json: bool) -> None:
     """Merge OTHER_ID into PERSON_ID: they are the same person."""
     store_faces.merge_people(app.db, person_id, other_id)
     _report(app, person_id, as_json, f"merged person {other_id} into {person_id}")
 
 
-@people.command("forget")
-@click.argument("person_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print what was deleted as JSON.")
-@pass_app
+@subcommand(people, "forget", "person_id")
+@json_option("Print what was deleted as JSON.")
 def forget_cmd(app: AppContext, person_id: int, as_json: bool) -> None:
     """Delete this person's face encodings and crops for good; the faces job will not recreate them."""
     result = store_faces.forget_person(app.db, person_id)
@@ -122,8 +118,7 @@ def _report(app: AppContext, person_id: int, as_json: bool, text: str) -> None:
 
 
 @click.group("faces", invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True,
-              help="List faces as JSON (id, path, box normalised 0..1, person) instead of running the job.")
+@json_option("List faces as JSON (id, path, box normalised 0..1, person) instead of running the job.")
 @click.option("--person", "person_id", type=int, help="With --json: only this person's faces.")
 @click.option("--limit", type=click.IntRange(min=1), help="Scan at most this many photos in this run.")
 @pass_app
@@ -160,10 +155,8 @@ def faces(ctx: click.Context, app: AppContext, as_json: bool, person_id: int | N
                f"{summary['unassigned']} faces waiting ({summary['seconds']:.1f} s)")
 
 
-@faces.command("move")
-@click.argument("face_id", type=int)
+@subcommand(faces, "move", "face_id")
 @click.argument("target")
-@pass_app
 def move_cmd(app: AppContext, face_id: int, target: str) -> None:
     """Move FACE_ID to person TARGET (an id), or to a new person with `new`."""
     if target == "new":

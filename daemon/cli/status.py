@@ -1,40 +1,48 @@
-"""`homeroll status`: counts, roots (online/offline, watcher), and what the service last did."""
+"""`homeroll status`: counts, roots (online/offline, watcher), and what the service last did.
+
+The report is store.service.status, the one the TUI's status screen shows; this module only gives it
+the shape of the JSON contract (docs/cli.md) and of the few plain lines.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from homeroll.daemon.cli.context import AppContext, pass_app, print_json
-from homeroll.daemon.store import items as store_items
-from homeroll.daemon.store import sidecars as store_sidecars
+from homeroll.daemon.cli.context import AppContext, json_option, pass_app, print_json
+from homeroll.daemon.store import service as store_service
+
+#: kv keys under "service." that the JSON lists, set or not.
+SERVICE_KEYS = ("state", "pid", "started_at", "last_reconcile_at")
 
 
-def collect(db) -> dict:
-    counts = store_items.counts(db)
-    data = {
+def _public(report: dict[str, Any]) -> dict[str, Any]:
+    counts = report["counts"]
+    return {
         "items": counts["items"],
         "by_kind": counts["by_kind"],
         "missing": counts["missing"],
         "skipped": counts["skipped"],
-        "sidecars": store_sidecars.counts(db),
+        "sidecars": report["sidecars"],
         "roots": [
             {"path": r["path"], "state": r["state"], "watcher": r.get("watcher"), "note": r.get("note"),
              "last_scan_at": r.get("last_scan_at")}
-            for r in store_items.roots(db)
+            for r in report["roots"]
         ],
-        "service": {k: store_items.kv_get(db, f"service.{k}") for k in ("state", "pid", "started_at", "last_reconcile_at")},
+        "service": {k: report["kv"].get(f"service.{k}") for k in SERVICE_KEYS},
+        "people": report["people"],
+        "faces": report["faces"],
+        "memories": report["memories"],
     }
-    for table, key in (("people", "people"), ("faces", "faces"), ("memories", "memories")):
-        data[key] = db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-    return data
 
 
 @click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@json_option("Print as JSON.")
 @pass_app
 def status(app: AppContext, as_json: bool) -> None:
     """Show what is indexed and whether every library root is online."""
-    data = collect(app.db)
+    data = _public(store_service.status(app.db))
     if as_json:
         print_json(data)
         return

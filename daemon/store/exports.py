@@ -1,20 +1,20 @@
 """Exports: which files each memory's collage left in the export folder, and what rendering one needs.
 
 Tracking the files lets a re-export replace exactly its own collage and sidecar and nothing else a
-person (or another memory) put in the shared folder.
+person (or another memory) put in the shared folder. Marking a memory exported is a change of its
+status, which store.memories owns with the other decisions (approve, reject).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from sqlite_utils import Database
 
-from homeroll.daemon.store.items import now_iso
+from homeroll.daemon.store import items as store_items
 
-__all__ = ["approved_not_exported", "exports_for", "mark_exported", "memory_for_export", "record_export"]
+__all__ = ["exports_for", "memory_for_export", "paths_owned_by_others", "record_export"]
 
 
 def record_export(db: Database, memory_id: int, path: str, sidecar: str | None, layout: str, size: str,
@@ -26,7 +26,8 @@ def record_export(db: Database, memory_id: int, path: str, sidecar: str | None, 
         db.execute(
             "INSERT INTO exports (memory_id, path, sidecar, layout, size, style, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [memory_id, str(path), str(sidecar) if sidecar else None, layout, size, style, now_iso()],
+            [memory_id, str(path), str(sidecar) if sidecar else None, layout, size, style,
+             store_items.now_iso()],
         )
 
 
@@ -93,14 +94,7 @@ def memory_for_export(db: Database, memory_id: int) -> dict[str, Any] | None:
         rows.sort(key=lambda r: r[0] != cover)  # stable: the cover first, the rest keep their ranks
     item_ids = [r[0] for r in rows]
     faces = _faces(db, item_ids)
-    paths: dict[int, str] = {}
-    if item_ids:
-        marks = ", ".join("?" for _ in item_ids)
-        for item_id, root, rel in db.execute(
-            f"SELECT item_id, root, relpath FROM paths WHERE item_id IN ({marks}) AND role = 'primary' "
-            "AND missing_since IS NULL ORDER BY id", item_ids,
-        ):
-            paths.setdefault(item_id, os.path.join(root, rel))
+    paths = store_items.item_paths(db, item_ids)
     picks = [
         {"item_id": item_id, "path": paths.get(item_id), "kind": item_kind, "width": width, "height": height,
          "faces": faces.get(item_id, [])}
@@ -109,14 +103,3 @@ def memory_for_export(db: Database, memory_id: int) -> dict[str, Any] | None:
     return {"id": mid, "kind": kind, "title": title, "start": start, "end": end, "place": place,
             "people": people, "status": status, "cover": cover, "picks": picks}
 
-
-def mark_exported(db: Database, memory_id: int) -> None:
-    """Fallback for store.memories.mark_exported (the memories area owns the status); used only when
-    that module is absent."""
-    with db.atomic():
-        db.execute("UPDATE memories SET status = 'exported', updated_at = ? WHERE id = ?", [now_iso(), memory_id])
-
-
-def approved_not_exported(db: Database) -> list[int]:
-    """Fallback for store.memories.approved_not_exported."""
-    return [r[0] for r in db.execute("SELECT id FROM memories WHERE status = 'approved' ORDER BY id")]

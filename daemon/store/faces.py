@@ -18,8 +18,8 @@ import numpy as np
 from sqlite_utils import Database
 
 from homeroll.daemon.errors import UserError
+from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import sidecars as store_sidecars
-from homeroll.daemon.store.items import kv_get, kv_set, now_iso
 
 ENCODING_DIM = 128
 #: items.faces_scanned: 0 = to do, 1 = done, 2 = skipped (reason in kv "faces_skipped:<item id>").
@@ -92,7 +92,7 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 def skipped_items(db: Database) -> list[dict[str, Any]]:
     rows = db.execute("SELECT id FROM items WHERE faces_scanned = ?", [SKIPPED]).fetchall()
-    return [{"item_id": r[0], "reason": kv_get(db, f"faces_skipped:{r[0]}")} for r in rows]
+    return [{"item_id": r[0], "reason": store_items.kv_get(db, f"faces_skipped:{r[0]}")} for r in rows]
 
 
 def _decode(blobs: list[bytes]) -> np.ndarray:
@@ -139,7 +139,7 @@ def create_person(db: Database, face_ids: Iterable[int]) -> int:
     """A new (unnamed) person from a cluster found by the faces job; the biggest, clearest face is the cover."""
     ids = [int(f) for f in face_ids]
     with db.atomic():
-        person_id = db.execute("INSERT INTO people (created_at) VALUES (?)", [now_iso()]).lastrowid
+        person_id = db.execute("INSERT INTO people (created_at) VALUES (?)", [store_items.now_iso()]).lastrowid
         db.conn.executemany("UPDATE faces SET person_id = ?, assigned_by = 'auto' WHERE id = ?", [(person_id, f) for f in ids])
         _refresh_cover(db, person_id)
     return person_id
@@ -159,11 +159,11 @@ def tombstones(db: Database) -> np.ndarray:
 
 
 def watermark(db: Database) -> int:
-    return int(kv_get(db, "faces.assigned_upto", "0") or 0)
+    return int(store_items.kv_get(db, "faces.assigned_upto", "0") or 0)
 
 
 def set_watermark(db: Database, face_id: int) -> None:
-    kv_set(db, "faces.assigned_upto", str(int(face_id)))
+    store_items.kv_set(db, "faces.assigned_upto", str(int(face_id)))
 
 
 def _refresh_cover(db: Database, person_id: int) -> None:
@@ -227,7 +227,7 @@ def faces_for_item(db: Database, item_id: int) -> list[dict[str, Any]]:
 def list_faces(db: Database, person_id: int | None = None) -> list[dict[str, Any]]:
     """Every face (or one person's) with the absolute path of its photo, for `homeroll faces --json`."""
     faces = _face_rows(db, "f.person_id = ?", [person_id]) if person_id is not None else _face_rows(db, "1", [])
-    paths = _primary_paths(db, {f["item_id"] for f in faces})
+    paths = store_items.item_paths(db, [f["item_id"] for f in faces])
     for face in faces:
         face["path"] = paths.get(face["item_id"])
     return faces
@@ -249,24 +249,12 @@ def people_names(db: Database) -> dict[int, str | None]:
     return dict(db.execute("SELECT id, name FROM people").fetchall())
 
 
-def _primary_paths(db: Database, item_ids: Iterable[int]) -> dict[int, str]:
-    ids = sorted(set(item_ids))
-    out: dict[int, str] = {}
-    for lo in range(0, len(ids), 500):
-        chunk = ids[lo:lo + 500]
-        for item_id, root, rel in db.execute(
-                f"SELECT item_id, root, relpath FROM paths WHERE role = 'primary' AND missing_since IS NULL "
-                f"AND item_id IN ({','.join('?' * len(chunk))}) ORDER BY id DESC", chunk):
-            out[item_id] = os.path.join(root, rel)
-    return out
-
-
 def person_media(db: Database, person_id: int) -> list[str]:
     """Absolute paths of every present photo this person appears in, oldest first."""
     rows = db.execute(
         """SELECT DISTINCT f.item_id, i.taken_at_utc FROM faces f JOIN items i ON i.id = f.item_id
            WHERE f.person_id = ? AND i.state = 'present' ORDER BY i.taken_at_utc, f.item_id""", [person_id]).fetchall()
-    paths = _primary_paths(db, [r[0] for r in rows])
+    paths = store_items.item_paths(db, [r[0] for r in rows])
     return [paths[r[0]] for r in rows if r[0] in paths]
 
 
@@ -274,7 +262,7 @@ def cover_path(db: Database, face_id: int | None) -> str | None:
     if face_id is None:
         return None
     row = db.execute("SELECT item_id FROM faces WHERE id = ?", [face_id]).fetchone()
-    return _primary_paths(db, [row[0]]).get(row[0]) if row else None
+    return store_items.item_paths(db, [row[0]]).get(row[0]) if row else None
 
 
 # -- what the household decides ------------------------------------------------------------------------
@@ -336,7 +324,7 @@ def move_face(db: Database, face_id: int, person_id: int | None) -> int:
         _require_person(db, person_id)
     with db.atomic():
         if person_id is None:
-            person_id = db.execute("INSERT INTO people (created_at) VALUES (?)", [now_iso()]).lastrowid
+            person_id = db.execute("INSERT INTO people (created_at) VALUES (?)", [store_items.now_iso()]).lastrowid
         db.execute("UPDATE faces SET person_id = ?, assigned_by = 'user', ignored = 0 WHERE id = ?", [person_id, face_id])
         _refresh_cover(db, person_id)
         if previous is not None and previous != person_id:
@@ -360,7 +348,7 @@ def forget_person(db: Database, person_id: int) -> dict[str, int]:
         if len(vectors):
             centroid = vectors.mean(axis=0).astype(np.float32)
             db.execute("INSERT INTO person_tombstones (centroid, created_at) VALUES (?, ?)",
-                       [centroid.tobytes(), now_iso()])
+                       [centroid.tobytes(), store_items.now_iso()])
         db.execute("UPDATE faces SET encoding = NULL, crop = NULL, person_id = NULL, assigned_by = NULL, ignored = 1 "
                    "WHERE person_id = ?", [person_id])
         db.execute("DELETE FROM people WHERE id = ?", [person_id])
@@ -379,3 +367,24 @@ def vacuum(db: Database) -> None:
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.execute("VACUUM")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+# -- what a people update reads --------------------------------------------------------------------
+def last_face_id(db: Database) -> int:
+    """The newest face's id (0 with none): the watermark a people update moves to."""
+    return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM faces").fetchone()[0])
+
+
+def unassigned_encodings(db: Database, after_id: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``encodings`` of the faces that belong to nobody and are not ignored, with ids above ``after_id``."""
+    return encodings(db, "person_id IS NULL AND ignored = 0 AND id > ?", [after_id])
+
+
+def assigned_encodings(db: Database) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``encodings`` of every face that belongs to a person: what a new face is matched against."""
+    return encodings(db, "person_id IS NOT NULL")
+
+
+def unassigned_count(db: Database) -> int:
+    """Faces still waiting for a person (not ignored)."""
+    return int(db.execute("SELECT COUNT(*) FROM faces WHERE person_id IS NULL AND ignored = 0").fetchone()[0])

@@ -54,6 +54,13 @@ def known_skipped(db: Database, root: str) -> dict[str, tuple[int | None, int | 
     }
 
 
+def get_skipped(db: Database, root: str, relpath: str) -> tuple[int | None, int | None, str] | None:
+    """(size, mtime_ns, reason) of one skipped file, as ``known_skipped`` has it: the watcher asks per file."""
+    row = db.execute("SELECT size, mtime_ns, reason FROM skipped WHERE root = ? AND relpath = ?",
+                     [root, relpath]).fetchone()
+    return (row[0], row[1], row[2]) if row else None
+
+
 def item_id_for_hash(db: Database, content_hash: str) -> int | None:
     row = db.execute("SELECT id FROM items WHERE hash = ?", [content_hash]).fetchone()
     return row[0] if row else None
@@ -212,12 +219,33 @@ def place_id(db: Database, city: str | None, region: str | None, country: str | 
     return cur.lastrowid
 
 
-def primary_path(db: Database, item_id: int) -> str | None:
-    """Absolute path of a present file of the item (the first primary one), or None."""
-    row = db.execute(
-        "SELECT root, relpath FROM paths WHERE item_id = ? AND role = 'primary' AND missing_since IS NULL "
-        "ORDER BY id LIMIT 1", [item_id]).fetchone()
-    return os.path.join(row[0], row[1]) if row else None
+def primary_paths(db: Database, item_ids: Iterable[int] | None = None) -> dict[int, list[tuple[str, str]]]:
+    """item_id -> (root, relpath) of each present primary file, oldest first; every item when ``item_ids`` is None.
+
+    The one query from items to their files: an item whose files are all missing is left out.
+    """
+    if item_ids is None:
+        rows: Iterable[tuple[int, str, str]] = db.execute(
+            "SELECT item_id, root, relpath FROM paths WHERE role = 'primary' AND missing_since IS NULL ORDER BY id")
+    else:
+        rows = _primary_rows(db, list(dict.fromkeys(int(i) for i in item_ids)))
+    out: dict[int, list[tuple[str, str]]] = {}
+    for item_id, root, rel in rows:
+        out.setdefault(item_id, []).append((root, rel))
+    return out
+
+
+def _primary_rows(db: Database, ids: list[int]) -> Iterator[tuple[int, str, str]]:
+    for start in range(0, len(ids), 500):  # SQLite limits the number of bound parameters
+        chunk = ids[start:start + 500]
+        yield from db.execute(
+            f"SELECT item_id, root, relpath FROM paths WHERE item_id IN ({', '.join('?' for _ in chunk)}) "
+            "AND role = 'primary' AND missing_since IS NULL ORDER BY id", chunk)
+
+
+def item_paths(db: Database, item_ids: Iterable[int]) -> dict[int, str]:
+    """item_id -> absolute path of its first present primary file: the one file shown, cropped or exported."""
+    return {item_id: os.path.join(*found[0]) for item_id, found in primary_paths(db, item_ids).items()}
 
 
 def item_for_path(db: Database, abspath: str) -> int | None:
@@ -343,3 +371,10 @@ def date_sources(db: Database) -> list[dict[str, Any]]:
             "instr(taken_at_source, '+') - 1) ELSE taken_at_source END AS base, taken_at_precision, COUNT(*) "
             "FROM items WHERE state = 'present' GROUP BY base, taken_at_precision ORDER BY COUNT(*) DESC")
     ]
+
+
+def top_places(db: Database, limit: int) -> list[tuple[str | None, str | None, int]]:
+    """(city, country, items) of the places most items were taken at, most first: the demo's summary."""
+    return db.execute(
+        "SELECT p.city, p.country, COUNT(*) FROM items i JOIN places p ON p.id = i.place_id "
+        "GROUP BY p.id ORDER BY COUNT(*) DESC LIMIT ?", [limit]).fetchall()

@@ -11,19 +11,19 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
 from homeroll.daemon.errors import UserError
-from homeroll.daemon.store.items import item_for_path, now_iso
+from homeroll.daemon.store import items as store_items
 
 __all__ = [
     "STATUSES", "KINDS", "list_memories", "get_memory", "approve", "reject", "rename", "remove_item",
     "set_cover", "mark_exported", "approved_not_exported", "memory_id_for", "item_id_for_path",
     "selection_rows", "excluded_item_ids", "places", "people", "face_links", "face_sizes",
     "existing_memories", "insert_memory", "replace_members", "offer_items", "delete_memories",
-    "update_fields", "item_paths", "picked_items", "primary_paths",
+    "update_fields", "picked_items", "folder_paths",
 ]
 
 STATUSES = ("suggested", "approved", "exported", "rejected")
@@ -66,18 +66,10 @@ def selection_rows(db: Database) -> list[tuple]:
     return db.execute(SELECTION_SQL).fetchall()
 
 
-def primary_paths(db: Database, item_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
-    """item_id -> (root, relpath) of each present primary file, oldest first (folders give title hints)."""
-    ids = list(dict.fromkeys(int(i) for i in item_ids))
-    out: dict[int, list[tuple[str, str]]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        for item_id, root, rel in db.execute(
-            f"SELECT item_id, root, relpath FROM paths WHERE item_id IN ({', '.join('?' for _ in chunk)}) "
-            "AND role = 'primary' AND missing_since IS NULL ORDER BY id", chunk,
-        ):
-            out.setdefault(item_id, []).append((root, rel.replace("\\", "/")))
-    return out
+def folder_paths(db: Database, item_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+    """store.items.primary_paths with "/" between folders: selection reads title hints from folder names."""
+    return {item_id: [(root, rel.replace("\\", "/")) for root, rel in found]
+            for item_id, found in store_items.primary_paths(db, item_ids).items()}
 
 
 def excluded_item_ids(db: Database, folders: Sequence[str]) -> set[int]:
@@ -86,18 +78,14 @@ def excluded_item_ids(db: Database, folders: Sequence[str]) -> set[int]:
         return set()
     names = {f.strip("/").lower() for f in folders if f and not os.path.isabs(f)}
     prefixes = [f.rstrip("/") + "/" for f in folders if f and os.path.isabs(f)]
-    kept: set[int] = set()
-    seen: set[int] = set()
-    for item_id, root, rel in db.execute(
-        "SELECT item_id, root, relpath FROM paths WHERE role = 'primary' AND missing_since IS NULL"
-    ):
-        seen.add(item_id)
+
+    def excluded(root: str, rel: str) -> bool:
         parts = {p.lower() for p in rel.replace("\\", "/").split("/")[:-1]}
         full = os.path.join(root, rel)
-        if names & parts or any(full.startswith(p) for p in prefixes):
-            continue
-        kept.add(item_id)
-    return seen - kept
+        return bool(names & parts) or any(full.startswith(p) for p in prefixes)
+
+    return {item_id for item_id, found in store_items.primary_paths(db).items()
+            if all(excluded(root, rel) for root, rel in found)}
 
 
 def places(db: Database) -> dict[int, dict[str, Any]]:
@@ -129,17 +117,26 @@ def face_sizes(db: Database) -> dict[int, int]:
     ).fetchall())
 
 
+class Member(NamedTuple):
+    """One item of a stored memory, as selection and the user left it (a memory_items row)."""
+
+    picked: int
+    rank: int | None
+    removed_by_user: int
+    offered: int
+
+
 def existing_memories(db: Database) -> list[dict[str, Any]]:
-    """Every stored memory with its member rows, for matching new candidates to old identities."""
+    """Every stored memory with its members (item_id -> Member), for matching new candidates to old identities."""
     memories: dict[int, dict[str, Any]] = {}
     for row in db.query("SELECT * FROM memories"):
         row = dict(row)
-        row["members"] = {}  # item_id -> (picked, rank, removed_by_user, offered)
+        row["members"] = {}
         memories[row["id"]] = row
-    for memory_id, item_id, picked, rank, removed, offered in db.execute(
+    for memory_id, item_id, *member in db.execute(
         "SELECT memory_id, item_id, picked, rank, removed_by_user, offered FROM memory_items"
     ):
-        memories[memory_id]["members"][item_id] = (picked, rank, removed, offered)
+        memories[memory_id]["members"][item_id] = Member(*member)
     return list(memories.values())
 
 
@@ -160,7 +157,7 @@ def _row(fields: dict[str, Any]) -> dict[str, Any]:
 def insert_memory(db: Database, stable_key: str, fields: dict[str, Any], members: Iterable[int],
                   picks: Sequence[int]) -> int:
     values = _row(fields)
-    stamp = now_iso()
+    stamp = store_items.now_iso()
     values.update(stable_key=stable_key, status="suggested", created_at=stamp, updated_at=stamp)
     cols = ", ".join(f'"{k}"' for k in values)
     cur = db.execute(f"INSERT INTO memories ({cols}) VALUES ({', '.join('?' for _ in values)})",
@@ -172,7 +169,7 @@ def insert_memory(db: Database, stable_key: str, fields: dict[str, Any], members
 
 def update_fields(db: Database, memory_id: int, fields: dict[str, Any]) -> None:
     values = _row(fields)
-    values["updated_at"] = now_iso()
+    values["updated_at"] = store_items.now_iso()
     sets = ", ".join(f'"{k}" = ?' for k in values)
     db.execute(f"UPDATE memories SET {sets} WHERE id = ?", [*values.values(), memory_id])
 
@@ -202,7 +199,7 @@ def delete_memories(db: Database, memory_ids: Iterable[int]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The contract (api.md)
+# What the CLI, the TUI and the export call
 # ---------------------------------------------------------------------------------------------------
 
 _LIST_SQL = f"""
@@ -258,32 +255,16 @@ def _require(db: Database, memory_id: int) -> dict[str, Any]:
     return _memory_dict(rows[0])
 
 
-def item_paths(db: Database, item_ids: Iterable[int]) -> dict[int, str]:
-    """item_id -> absolute path of its first present primary file."""
-    ids = list(dict.fromkeys(item_ids))
-    out: dict[int, str] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        for item_id, root, rel in db.execute(
-            f"SELECT item_id, root, relpath FROM paths WHERE item_id IN ({', '.join('?' for _ in chunk)}) "
-            "AND role = 'primary' AND missing_since IS NULL ORDER BY id", chunk,
-        ):
-            out.setdefault(item_id, os.path.join(root, rel))
-    return out
-
-
 def _media(db: Database, memory_id: int, where: str) -> list[dict[str, Any]]:
     rows = db.execute(
         f"""SELECT mi.item_id, mi.rank, i.thumb, i.taken_at_local, i.utc_offset_min, i.kind
             FROM memory_items mi JOIN items i ON i.id = mi.item_id
             WHERE mi.memory_id = ? AND mi.removed_by_user = 0 AND {where}
             ORDER BY mi.rank, i.taken_at_utc, i.id""", [memory_id]).fetchall()
-    paths = item_paths(db, [r[0] for r in rows])
-    from homeroll.daemon.store.items import iso_with_offset
-
+    paths = store_items.item_paths(db, [r[0] for r in rows])
     return [
         {"item_id": item_id, "path": paths.get(item_id), "thumb": thumb, "kind": kind,
-         "taken_at": iso_with_offset(local, offset), "rank": rank}
+         "taken_at": store_items.iso_with_offset(local, offset), "rank": rank}
         for item_id, rank, thumb, local, offset, kind in rows
     ]
 
@@ -305,7 +286,7 @@ def _decide(db: Database, memory_id: int, status: str) -> None:
     _require(db, memory_id)
     with db.atomic():
         db.execute("UPDATE memories SET status = ?, decided_at = ?, updated_at = ? WHERE id = ?",
-                   [status, now_iso(), now_iso(), memory_id])
+                   [status, store_items.now_iso(), store_items.now_iso(), memory_id])
 
 
 def approve(db: Database, memory_id: int) -> None:
@@ -328,7 +309,7 @@ def rename(db: Database, memory_id: int, title: str) -> None:
         raise UserError("a title is at most 200 characters")
     _require(db, memory_id)
     with db.atomic():
-        db.execute("UPDATE memories SET user_title = ?, updated_at = ? WHERE id = ?", [title, now_iso(), memory_id])
+        db.execute("UPDATE memories SET user_title = ?, updated_at = ? WHERE id = ?", [title, store_items.now_iso(), memory_id])
 
 
 def _member(db: Database, memory_id: int, item_id: int) -> tuple | None:
@@ -353,7 +334,7 @@ def remove_item(db: Database, memory_id: int, item_id: int) -> None:
                    ORDER BY (i.face_count > 0) DESC, COALESCE(i.quality, 0) DESC, mi.rank LIMIT 1""",
                 [memory_id]).fetchone()
             db.execute("UPDATE memories SET cover_item = ? WHERE id = ?", [best[0] if best else None, memory_id])
-        db.execute("UPDATE memories SET updated_at = ? WHERE id = ?", [now_iso(), memory_id])
+        db.execute("UPDATE memories SET updated_at = ? WHERE id = ?", [store_items.now_iso(), memory_id])
 
 
 def set_cover(db: Database, memory_id: int, item_id: int) -> None:
@@ -363,7 +344,7 @@ def set_cover(db: Database, memory_id: int, item_id: int) -> None:
         raise UserError(f"item {item_id} is not part of memory {memory_id}")
     with db.atomic():
         db.execute("UPDATE memories SET user_cover_item = ?, updated_at = ? WHERE id = ?",
-                   [item_id, now_iso(), memory_id])
+                   [item_id, store_items.now_iso(), memory_id])
 
 
 def mark_exported(db: Database, memory_id: int) -> None:
@@ -381,7 +362,7 @@ def memory_id_for(db: Database, stable_key: str) -> int | None:
 
 def item_id_for_path(db: Database, path: str) -> int:
     """The item at an absolute path, or a one-line error."""
-    item_id = item_for_path(db, os.path.abspath(path))
+    item_id = store_items.item_for_path(db, os.path.abspath(path))
     if item_id is None:
         raise UserError(f"{path}: not a file homeroll knows")
     return item_id

@@ -1,8 +1,30 @@
-"""The few queries the long-running service needs beyond store.items (roots, missing paths, purging)."""
+"""What the long-running service reads beyond store.items (roots, missing paths, purging), and the
+status report of it all that `homeroll status` and the TUI's status screen both show."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import islice
+from typing import Any
+
 from sqlite_utils import Database
+
+from homeroll.daemon.store import faces as store_faces
+from homeroll.daemon.store import items as store_items
+from homeroll.daemon.store import sidecars as store_sidecars
+
+#: kv keys the status report holds when present (written by the service, scan, faces, memories and export jobs).
+STATUS_KV_KEYS = (
+    "service.state", "service.started_at", "service.pid", "service.heartbeat", "service.last_reconcile_at",
+    "scan.last_run", "scan.last_summary", "faces.last_run", "faces.last_summary",
+    "memories.last_run", "memories.last_summary", "export.last_run", "export.last_summary",
+)
+
+#: Photos waiting for face detection are counted up to one more than this ("1000+").
+FACES_TODO_CAP = 1000
+
+#: Skipped files a report with ``queues`` lists (the count in ``counts`` is always exact).
+SKIPPED_LIMIT = 500
 
 
 def root_facts(db: Database, root: str) -> tuple[int | None, bool, bool]:
@@ -32,3 +54,27 @@ def has_expired_missing(db: Database, cutoff_iso: str) -> bool:
     """Cheap test before store.items.purge_missing, which rewrites every item's state."""
     return db.execute("SELECT 1 FROM paths WHERE missing_since IS NOT NULL AND missing_since < ? LIMIT 1",
                       [cutoff_iso]).fetchone() is not None
+
+
+def status(db: Database, faces_disabled_roots: Iterable[str] = (), *, queues: bool = False) -> dict[str, Any]:
+    """Everything a status report shows, read in one place.
+
+    {counts (store.items.counts), sidecars (store.sidecars.counts), roots (their full rows), kv (the
+    STATUS_KV_KEYS that are set), people, faces, memories (how many)}. ``queues`` adds what is waiting:
+    skipped (the first SKIPPED_LIMIT files) and faces_todo (photos outside ``faces_disabled_roots`` not
+    yet scanned for faces, counted up to FACES_TODO_CAP + 1). The status screen shows those; `homeroll
+    status` does not pay for them.
+    """
+    kv = {key: value for key in STATUS_KV_KEYS if (value := store_items.kv_get(db, key)) is not None}
+    report: dict[str, Any] = {
+        "counts": store_items.counts(db),
+        "sidecars": store_sidecars.counts(db),
+        "roots": store_items.roots(db),
+        "kv": kv,
+        **{table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+           for table in ("people", "faces", "memories")},
+    }
+    if queues:
+        report["skipped"] = list(islice(store_items.skipped(db), SKIPPED_LIMIT))
+        report["faces_todo"] = len(store_faces.todo_items(db, faces_disabled_roots, limit=FACES_TODO_CAP + 1))
+    return report

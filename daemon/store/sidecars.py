@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from homeroll.daemon.store.items import kv_set, now_iso
+from homeroll.daemon.store import items as store_items
 
 
 def known(db: Database, root: str) -> dict[str, tuple[int | None, int | None, str | None, str]]:
@@ -41,7 +41,7 @@ def record(db: Database, root: str, relpath: str, kind: str, media_relpath: str 
                ON CONFLICT (root, relpath) DO UPDATE SET kind = excluded.kind,
                  media_relpath = excluded.media_relpath, size = excluded.size, mtime_ns = excluded.mtime_ns,
                  note = excluded.note, seen_at = excluded.seen_at""",
-            [root, relpath, kind, media_relpath, size, mtime_ns, note, now_iso()],
+            [root, relpath, kind, media_relpath, size, mtime_ns, note, store_items.now_iso()],
         )
         db.execute("DELETE FROM skipped WHERE root = ? AND relpath = ?", [root, relpath])
 
@@ -86,7 +86,7 @@ DECLINED_PREFIX = "name_hint.declined."
 
 def decline_name_hint(db: Database, person_id: int, name: str) -> None:
     """The household says this person is not ``name``: that offer is never made for them again."""
-    kv_set(db, f"{DECLINED_PREFIX}{int(person_id)}.{name}", now_iso())
+    store_items.kv_set(db, f"{DECLINED_PREFIX}{int(person_id)}.{name}", store_items.now_iso())
 
 
 def declined_name_hints(db: Database) -> set[tuple[int, str]]:

@@ -6,12 +6,18 @@ from collections.abc import Callable
 from typing import Any
 
 from textual import work
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from homeroll.daemon.errors import UserError
-from homeroll.tui.backend import Backend, Unavailable
+from homeroll.tui.backend import Backend
 from homeroll.tui.messages import ActionDone, ActionFailed, DataChanged
+
+
+def decision_bindings(yes: str, yes_label: str, no: str, no_label: str) -> list[Binding]:
+    """a and r: the household's yes and no, the same keys on every screen that asks for one."""
+    return [Binding("a", yes, yes_label), Binding("r", no, no_label)]
 
 
 class DataScreen(Screen):
@@ -36,7 +42,7 @@ class DataScreen(Screen):
         """Run one store write in a worker; report it in a notification, then reload."""
         try:
             result = fn(*args)
-        except (UserError, Unavailable) as exc:
+        except UserError as exc:
             self.post_message(ActionFailed(str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - the TUI reports, it never crashes on a failed write

@@ -8,18 +8,18 @@ from textual.binding import Binding
 from textual.widgets import Header, Input, Static
 
 from homeroll.daemon.errors import UserError
-from homeroll.tui.backend import Unavailable
 from homeroll.tui.messages import MemoriesLoaded
-from homeroll.tui.screens.base import DataScreen
+from homeroll.tui.screens.base import DataScreen, decision_bindings
 from homeroll.tui.widgets.filter_bar import FilterBar
 from homeroll.tui.widgets.key_footer import KeyFooter
 from homeroll.tui.widgets.memory_table import MemoryTable
 
 
 class MemoriesScreen(DataScreen):
+    SUB_TITLE = "Memories"
+    AUTO_FOCUS = "MemoryTable"
     BINDINGS = [
-        Binding("a", "approve", "Approve"),
-        Binding("r", "reject", "Reject"),
+        *decision_bindings("approve", "Approve", "reject", "Reject"),
         Binding("enter", "open", "Open", priority=False),
         Binding("slash", "search", "Search"),
         Binding("k", "cycle('kind')", "Kind"),
@@ -38,10 +38,6 @@ class MemoriesScreen(DataScreen):
     def table(self) -> MemoryTable:
         return self.query_one(MemoryTable)
 
-    def on_mount(self) -> None:
-        self.sub_title = "Memories"
-        self.table.focus()
-
     def reload(self) -> None:
         search, kind, status = self.query_one(FilterBar).values()
         self.load(search, kind, status)
@@ -50,7 +46,7 @@ class MemoriesScreen(DataScreen):
     def load(self, search: str | None, kind: str | None, status: str | None) -> None:
         try:
             rows, error = self.backend.memories(status=status, kind=kind, search=search), None
-        except (Unavailable, UserError) as exc:
+        except UserError as exc:
             rows, error = [], str(exc)
         if not self.cancelled():
             self.post_message(MemoriesLoaded(rows, error))

@@ -9,9 +9,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Header
 
-from homeroll.tui.backend import Unavailable
 from homeroll.tui.messages import ActionFailed, CollagePreviewReady, MemoryLoaded, ThumbLoaded
-from homeroll.tui.screens.base import DataScreen
+from homeroll.tui.screens.base import DataScreen, decision_bindings
 from homeroll.tui.screens.dialogs import FormScreen, ImagePreviewScreen
 from homeroll.tui.widgets.key_footer import KeyFooter
 from homeroll.tui.widgets.memory_summary import MemorySummary
@@ -25,15 +24,13 @@ def pick_caption(media: dict[str, Any], is_cover: bool) -> str:
 
 
 class MemoryDetailScreen(DataScreen):
+    SUB_TITLE = "Memory"
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("a", "approve", "Approve"),
-        Binding("r", "reject", "Reject"),
-        Binding("t", "rename", "Title"),
-        Binding("d,delete", "remove", "Remove"),
-        Binding("c", "cover", "Cover"),
-        Binding("e", "export", "Export"),
-        Binding("v", "preview", "Preview"),
+        *decision_bindings("approve", "Approve", "reject", "Reject"),
+        # the edits, then the collage
+        Binding("t", "rename", "Title"), Binding("d,delete", "remove", "Remove"), Binding("c", "cover", "Cover"),
+        Binding("e", "export", "Export"), Binding("v", "preview", "Preview"),
     ]
 
     def __init__(self, memory_id: int, row: dict[str, Any] | None = None) -> None:
@@ -56,7 +53,6 @@ class MemoryDetailScreen(DataScreen):
         return self.query_one("#picks")  # type: ignore[return-value]
 
     def on_mount(self) -> None:
-        self.sub_title = "Memory"
         if self.memory is not None:
             self.query_one(MemorySummary).show({**self.memory, "media": []})
         self.grid.focus_first()
@@ -66,11 +62,7 @@ class MemoryDetailScreen(DataScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="memory")
     def load(self, memory_id: int) -> None:
-        try:
-            memory = self.backend.memory(memory_id)
-        except Unavailable as exc:
-            self.post_message(ActionFailed(str(exc)))
-            return
+        memory = self.backend.memory(memory_id)
         if not self.cancelled():
             self.post_message(MemoryLoaded(memory_id, memory))
 
@@ -157,8 +149,7 @@ class MemoryDetailScreen(DataScreen):
             target.parent.mkdir(parents=True, exist_ok=True)
             path = self.backend.export(memory_id, preview_path=target)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
-            self.post_message(ActionFailed(str(exc) if isinstance(exc, Unavailable) else
-                                           f"preview failed: {type(exc).__name__}: {exc}"))
+            self.post_message(ActionFailed(f"preview failed: {type(exc).__name__}: {exc}"))
             return
         image = self.backend.load_thumb(str(path), max_px=640)
         self.post_message(CollagePreviewReady(memory_id, str(path), image))

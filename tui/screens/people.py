@@ -15,9 +15,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Static
 
-from homeroll.tui.backend import Unavailable, image_from_bytes
-from homeroll.tui.messages import ActionFailed, FacesLoaded, PeopleLoaded, ThumbLoaded
-from homeroll.tui.screens.base import DataScreen
+from homeroll.tui.backend import image_from_bytes
+from homeroll.tui.messages import FacesLoaded, PeopleLoaded, ThumbLoaded
+from homeroll.tui.screens.base import DataScreen, decision_bindings
 from homeroll.tui.screens.dialogs import NEW_PERSON, ChoosePersonScreen, ConfirmScreen, FormScreen
 from homeroll.tui.widgets.key_footer import KeyFooter
 from homeroll.tui.widgets.people_table import PeopleTable, person_label
@@ -49,14 +49,15 @@ def forget_text(person: dict[str, Any]) -> str:
 
 
 class PeopleScreen(DataScreen):
+    SUB_TITLE = "People"
+    AUTO_FOCUS = "PeopleTable"
     BINDINGS = [
         Binding("n", "name", "Name"),
         Binding("g", "merge", "Merge"),
         Binding("m", "move", "Move face"),
         Binding("f", "forget", "Forget"),
-        # a/r like approve/reject on the memories screens; hidden (check_action) unless a name is offered.
-        Binding("a", "accept_name", "Accept name"),
-        Binding("r", "decline_name", "Decline name"),
+        # hidden (check_action) unless a name is offered
+        *decision_bindings("accept_name", "Accept name", "decline_name", "Decline name"),
         Binding("tab", "switch", "Faces/list", show=False),
     ]
 
@@ -95,19 +96,12 @@ class PeopleScreen(DataScreen):
     def table(self) -> PeopleTable:
         return self.query_one(PeopleTable)
 
-    def on_mount(self) -> None:
-        self.sub_title = "People"
-        self.table.focus()
-
     def reload(self) -> None:
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="people")
     def load(self) -> None:
-        try:
-            people, error = self.backend.people(), None
-        except Unavailable as exc:
-            people, error = [], str(exc)
+        people = self.backend.people()
         if people:
             try:
                 offers = self.backend.name_offers()
@@ -115,13 +109,13 @@ class PeopleScreen(DataScreen):
                 offers = {}
             people = [{**p, "suggested_name": offers.get(p["id"])} for p in people]
         if not self.cancelled():
-            self.post_message(PeopleLoaded(people, error))
+            self.post_message(PeopleLoaded(people))
 
     def on_people_loaded(self, message: PeopleLoaded) -> None:
         self.table.show(message.people)
         if not message.people:
             self.query_one("#person-header", Static).update(
-                message.error or "Nobody yet: people appear after the faces job has found a face several times.")
+                "Nobody yet: people appear after the faces job has found a face several times.")
             self.grid.set_tiles([])
             self._faces_for, self._face_ids = None, []
             self._set_offer(None)
@@ -162,11 +156,7 @@ class PeopleScreen(DataScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="faces")
     def load_faces(self, person_id: int) -> None:
-        try:
-            faces = self.backend.person_faces(person_id, limit=FACES_SHOWN)
-        except Unavailable as exc:
-            self.post_message(ActionFailed(str(exc)))
-            return
+        faces = self.backend.person_faces(person_id, limit=FACES_SHOWN)
         if not self.cancelled():
             self.post_message(FacesLoaded(person_id, faces))
 
@@ -187,10 +177,7 @@ class PeopleScreen(DataScreen):
         for face_id in face_ids:
             if self.cancelled():
                 return
-            try:
-                crop = self.backend.face_crop(face_id)
-            except Unavailable:
-                crop = None
+            crop = self.backend.face_crop(face_id)
             self.post_message(ThumbLoaded(face_id, prepare_preview(image_from_bytes(crop), renderer)))
 
     def on_thumb_loaded(self, message: ThumbLoaded) -> None:

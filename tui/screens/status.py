@@ -1,9 +1,11 @@
 """Is the service healthy: last scan and watcher mode per root, offline roots, queues, faces progress,
-and every skipped file with its reason."""
+and the skipped files with their reasons. The report is store.service.status, the one `homeroll
+status` prints; this screen only lays it out."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -11,7 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Header, Static
 
-from homeroll.tui.backend import FACES_TODO_CAP
+from homeroll.daemon.store.service import FACES_TODO_CAP
 from homeroll.tui.format import ago, clip
 from homeroll.tui.messages import StatusLoaded
 from homeroll.tui.screens.base import DataScreen
@@ -30,6 +32,7 @@ def _value(raw: str) -> str:
 
 
 class StatusScreen(DataScreen):
+    SUB_TITLE = "Status"
     DEFAULT_CSS = """
     StatusScreen #service { height: auto; padding: 0 1; }
     StatusScreen #roots { height: auto; max-height: 8; }
@@ -47,7 +50,6 @@ class StatusScreen(DataScreen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.sub_title = "Status"
         roots = self.query_one("#roots", DataTable)
         for label, width in (("Root", 30), ("State", 8), ("Watcher", 8), ("Last scan", 14), ("Note", 12)):
             roots.add_column(label, width=width)
@@ -71,41 +73,7 @@ class StatusScreen(DataScreen):
             return
         self._shown = status
         now = self.app.clock()  # type: ignore[attr-defined]
-        counts = status["counts"]
-        kv: dict[str, str] = status["kv"]
-        text = Text()
-        state = kv.get("service.state")
-        beat = kv.get("service.heartbeat")
-        text.append("Service: ", style="bold")
-        if state or beat:
-            text.append(f"{state or 'running'}")
-            if beat:
-                text.append(f" (last heartbeat {ago(beat, now)})")
-        else:
-            text.append("no report yet (is `homeroll run` running?)")
-        by_kind = ", ".join(f"{n} {k}s" for k, n in sorted(counts.get("by_kind", {}).items()))
-        text.append(f"\nLibrary: {counts['items']} items ({by_kind or 'none'}); {counts['missing']} missing; "
-                    f"{counts['skipped']} skipped")
-        side = status.get("sidecars") or {}
-        if side.get("sidecars"):  # only a library with exports has any; a phone roll's screen is unchanged
-            text.append(f"\nSidecars: {side['sidecars']} (XMP and Takeout), {side['orphans']} without their photo, "
-                        f"{side['unusable']} unreadable")
-        if status.get("faces_todo") is not None:
-            todo = status["faces_todo"]
-            waiting = f"{FACES_TODO_CAP}+" if todo > FACES_TODO_CAP else str(todo)
-            text.append(f"\nFaces: {waiting} photos waiting for face detection; {status['people']} people found"
-                        if todo else f"\nFaces: every photo scanned; {status['people']} people found")
-        offline = [r["path"] for r in status["roots"] if r.get("state") != "online"]
-        if offline:
-            text.append(f"\nOffline: {', '.join(offline)}", style="bold red")
-        for key, raw in kv.items():
-            if key in ("service.state", "service.heartbeat"):
-                continue
-            value = _value(raw)
-            if key.endswith(("_at", ".last_run", ".heartbeat")):
-                value = f"{value} ({ago(raw, now)})"
-            text.append(f"\n{key}: {value}")
-        self.query_one("#service", Static).update(text)
+        self.query_one("#service", Static).update(service_text(status, now))
 
         roots = self.query_one("#roots", DataTable)
         roots.clear()
@@ -117,8 +85,51 @@ class StatusScreen(DataScreen):
         skipped.clear()
         for s in status["skipped"]:
             skipped.add_row(clip(s["path"], 40), s["reason"])
-        shown = len(status["skipped"])
-        title = f"Skipped files ({counts['skipped']})"
-        if shown < counts["skipped"]:
-            title += f", first {shown} shown; `homeroll status --json` lists all"
+        shown, total = len(status["skipped"]), status["counts"]["skipped"]
+        title = f"Skipped files ({total})"
+        if shown < total:
+            title += f", first {shown} shown; `homeroll media --skipped` lists all"
         self.query_one("#skipped-title", Static).update(title)
+
+
+def service_text(status: dict[str, Any], now: datetime) -> Text:
+    """The block above the tables: the service's state, the library's counts, faces, offline roots, kv."""
+    kv: dict[str, str] = status["kv"]
+    text = Text()
+    state = kv.get("service.state")
+    beat = kv.get("service.heartbeat")
+    text.append("Service: ", style="bold")
+    if state or beat:
+        text.append(f"{state or 'running'}")
+        if beat:
+            text.append(f" (last heartbeat {ago(beat, now)})")
+    else:
+        text.append("no report yet (is `homeroll run` running?)")
+    text.append(_library_lines(status))
+    offline = [r["path"] for r in status["roots"] if r.get("state") != "online"]
+    if offline:
+        text.append(f"\nOffline: {', '.join(offline)}", style="bold red")
+    for key, raw in kv.items():
+        if key in ("service.state", "service.heartbeat"):
+            continue
+        value = _value(raw)
+        if key.endswith(("_at", ".last_run", ".heartbeat")):
+            value = f"{value} ({ago(raw, now)})"
+        text.append(f"\n{key}: {value}")
+    return text
+
+
+def _library_lines(status: dict[str, Any]) -> str:
+    counts = status["counts"]
+    by_kind = ", ".join(f"{n} {k}s" for k, n in sorted(counts.get("by_kind", {}).items()))
+    lines = (f"\nLibrary: {counts['items']} items ({by_kind or 'none'}); {counts['missing']} missing; "
+             f"{counts['skipped']} skipped")
+    side = status["sidecars"]
+    if side["sidecars"]:  # only a library with exports has any; a phone roll's screen is unchanged
+        lines += (f"\nSidecars: {side['sidecars']} (XMP and Takeout), {side['orphans']} without their photo, "
+                  f"{side['unusable']} unreadable")
+    todo = status["faces_todo"]
+    waiting = f"{FACES_TODO_CAP}+" if todo > FACES_TODO_CAP else str(todo)
+    lines += (f"\nFaces: {waiting} photos waiting for face detection; {status['people']} people found"
+              if todo else f"\nFaces: every photo scanned; {status['people']} people found")
+    return lines

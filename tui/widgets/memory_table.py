@@ -133,11 +133,6 @@ class MemoryTable(ScrollView, can_focus=True):
             return None
         return self._memory_rows[min(self.cursor_row, len(self._memory_rows) - 1)]
 
-    def move_to(self, memory_id: int) -> None:
-        index = self._row_index.get(memory_id)
-        if index is not None:
-            self._set_cursor(index)
-
     # -- cursor ------------------------------------------------------------------------------------
     def _set_cursor(self, index: int) -> None:
         self.cursor_row = max(0, min(index, len(self._memory_rows) - 1))
