@@ -14,7 +14,7 @@ from typing import Any
 import xxhash
 
 from homeroll.daemon.ingest import dating
-from homeroll.daemon.ingest.metadata import IMAGE_EXTENSIONS, SkipFile, open_photo
+from homeroll.daemon.ingest.metadata import SkipFile, open_photo
 from homeroll.daemon.ingest.video import VIDEO_EXTENSIONS, poster_frame, read_video
 
 CHUNK = 1 << 20
@@ -50,56 +50,20 @@ def analyse(path: str, relpath: str, settings: dict[str, Any],
     """Return {"record": {...}} or raise SkipFile. ``settings``: home_tz, data_dir, thumbnail_size, thumbnails.
 
     ``sidecars``: kind ("xmp", "takeout") -> absolute path of the files ``sidecars.pair_folder`` paired
-    with this one. What they say, and why any was not used, comes back in the result.
+    with this one. What they say, and why any was not used, comes back in the result. Only photos and
+    videos come here: the classify stage gives other types their skip reason without a worker.
     """
     before = os.stat(path)
     if before.st_size == 0:
         raise SkipFile("empty file (0 bytes)")
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in IMAGE_EXTENSIONS and ext not in VIDEO_EXTENSIONS:
-        raise SkipFile(f"unsupported file type ({ext or 'no extension'})")
     try:
         digest = content_hash(path)
     except OSError as exc:
         raise SkipFile(f"unreadable ({exc.strerror})") from None
     home_tz = settings["home_tz"]
-    size = settings["thumbnail_size"]
     record: dict[str, Any] = {"hash": digest, "size": before.st_size, "is_messenger": int(is_messenger(relpath))}
-    thumb_image = None
-    warning = None
-    if ext in VIDEO_EXTENSIONS:
-        info = read_video(path)
-        evidence = dating.gather(None, sidecars)
-        if info.lat is None and evidence.positions:
-            info.lat, info.lon = evidence.positions[0]
-        taken = info.taken_at(home_tz)
-        record.update(kind="video", format=info.format, width=info.width, height=info.height, orientation=1,
-                      camera=info.camera, duration=info.duration, lat=info.lat, lon=info.lon)
-        if settings.get("thumbnails", True):
-            try:
-                thumb_image = poster_frame(path, size)
-            except SkipFile:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a broken stream means no poster, not no item
-                warning = f"no poster frame ({type(exc).__name__})"
-    else:
-        image, info = open_photo(path)
-        with image:
-            evidence = dating.gather(image, sidecars, save_time=info.save_time)
-            if info.lat is None and evidence.positions:
-                info.lat, info.lon = evidence.positions[0]
-            taken = dating.with_xmp_offset(info.taken_at(home_tz), evidence)
-            width, height = info.displayed_size
-            camera = info.camera
-            kind = "screenshot" if is_screenshot(relpath, info.format, bool(info.make or info.model)) else "photo"
-            record.update(kind=kind, format=info.format, width=width, height=height, orientation=info.orientation,
-                          camera=camera, lat=info.lat, lon=info.lon)
-            warning = "; ".join(w for w in (info.metadata_warning, *evidence.warnings) if w) or None
-            if settings.get("thumbnails", True):
-                from homeroll.daemon.ingest.thumbs import decode_for_thumbnail
-
-                thumb_image = decode_for_thumbnail(image, size)
-                record["width"], record["height"] = _displayed_from_thumb(width, height, thumb_image)
+    read = _read_video if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS else _read_photo
+    taken, evidence, thumb_image, warning = read(path, relpath, settings, sidecars, record)
     precision = "time"
     if taken is None:
         taken, precision = dating.fallback_time(evidence, relpath, before.st_mtime_ns, record.get("lat"),
@@ -119,6 +83,49 @@ def analyse(path: str, relpath: str, settings: dict[str, Any],
         raise SkipFile("still changing (modified while being read)")
     return {"record": record, "size": before.st_size, "mtime_ns": before.st_mtime_ns, "warning": warning,
             "sidecar_notes": evidence.sidecar_notes}
+
+
+def _read_video(path: str, relpath: str, settings: dict[str, Any], sidecars: dict[str, str] | None,
+                record: dict[str, Any]) -> tuple:
+    """Fill ``record`` from a video; (taken or None, evidence, poster frame or None, warning)."""
+    info = read_video(path)
+    evidence = dating.gather(None, sidecars)
+    if info.lat is None and evidence.positions:
+        info.lat, info.lon = evidence.positions[0]
+    record.update(kind="video", format=info.format, width=info.width, height=info.height, orientation=1,
+                  camera=info.camera, duration=info.duration, lat=info.lat, lon=info.lon)
+    poster, warning = None, None
+    if settings.get("thumbnails", True):
+        try:
+            poster = poster_frame(path, settings["thumbnail_size"])
+        except SkipFile:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken stream means no poster, not no item
+            warning = f"no poster frame ({type(exc).__name__})"
+    return info.taken_at(settings["home_tz"]), evidence, poster, warning
+
+
+def _read_photo(path: str, relpath: str, settings: dict[str, Any], sidecars: dict[str, str] | None,
+                record: dict[str, Any]) -> tuple:
+    """Fill ``record`` from a still; (taken or None, evidence, thumbnail image or None, warning)."""
+    image, info = open_photo(path)
+    with image:
+        evidence = dating.gather(image, sidecars, save_time=info.save_time)
+        if info.lat is None and evidence.positions:
+            info.lat, info.lon = evidence.positions[0]
+        taken = dating.with_xmp_offset(info.taken_at(settings["home_tz"]), evidence)
+        width, height = info.displayed_size
+        kind = "screenshot" if is_screenshot(relpath, info.format, bool(info.make or info.model)) else "photo"
+        record.update(kind=kind, format=info.format, width=width, height=height, orientation=info.orientation,
+                      camera=info.camera, lat=info.lat, lon=info.lon)
+        warning = "; ".join(w for w in (info.metadata_warning, *evidence.warnings) if w) or None
+        thumb_image = None
+        if settings.get("thumbnails", True):
+            from homeroll.daemon.ingest.thumbs import decode_for_thumbnail
+
+            thumb_image = decode_for_thumbnail(image, settings["thumbnail_size"])
+            record["width"], record["height"] = _displayed_from_thumb(width, height, thumb_image)
+    return taken, evidence, thumb_image, warning
 
 
 def _displayed_from_thumb(width: int, height: int, thumb) -> tuple[int, int]:

@@ -45,6 +45,22 @@ def _field(fields: dict, key: tuple[int, int], name: str) -> str | None:
 
 
 def _time(fields: dict, now: datetime | None) -> EmbeddedTime | None:
+    dated = _date(fields)
+    if dated is None:
+        return None
+    local, precision = dated
+    offset = None
+    time_text = _field(fields, TIME_CREATED, "TimeCreated")
+    if time_text is not None and precision == "day":
+        local, offset = _with_time(local, time_text)
+        precision = "time"
+    if not plausible_human(local, now, offset_min=offset):
+        return None
+    return EmbeddedTime(local, offset, TAG, precision)
+
+
+def _date(fields: dict) -> tuple[datetime, str] | None:
+    """2:55 as (midday of that day, precision); None without a date or for the "unknown" placeholder."""
     date_text = _field(fields, DATE_CREATED, "DateCreated")
     if date_text is None:
         return None  # a TimeCreated without a date says nothing about the day
@@ -61,28 +77,25 @@ def _time(fields: dict, now: datetime | None) -> EmbeddedTime | None:
     else:
         precision = "day"
     try:
-        local = datetime(year, month, day, MIDDAY)
+        return datetime(year, month, day, MIDDAY), precision
     except ValueError:
         raise MetadataError(f"malformed IPTC (DateCreated {date_text!r})") from None
 
+
+def _with_time(day: datetime, time_text: str) -> tuple[datetime, int | None]:
+    """The day at 2:60's time, and its UTC offset in minutes when it has one."""
+    tmatch = _TIME_RE.fullmatch(time_text)
+    if not tmatch:
+        raise MetadataError(f"malformed IPTC (TimeCreated {time_text[:20]!r})")
     offset = None
-    time_text = _field(fields, TIME_CREATED, "TimeCreated")
-    if time_text is not None and precision == "day":
-        tmatch = _TIME_RE.fullmatch(time_text)
-        if not tmatch:
-            raise MetadataError(f"malformed IPTC (TimeCreated {time_text[:20]!r})")
-        if tmatch["offset"]:
-            offset = timeinfo.parse_offset(tmatch["offset"])
-            if offset is None:
-                raise MetadataError(f"malformed IPTC (TimeCreated {time_text!r})")
-        try:
-            local = local.replace(hour=int(tmatch[1]), minute=int(tmatch[2]), second=int(tmatch[3]))
-        except ValueError:
-            raise MetadataError(f"malformed IPTC (TimeCreated {time_text!r})") from None
-        precision = "time"
-    if not plausible_human(local, now, offset_min=offset):
-        return None
-    return EmbeddedTime(local, offset, TAG, precision)
+    if tmatch["offset"]:
+        offset = timeinfo.parse_offset(tmatch["offset"])
+        if offset is None:
+            raise MetadataError(f"malformed IPTC (TimeCreated {time_text!r})")
+    try:
+        return day.replace(hour=int(tmatch[1]), minute=int(tmatch[2]), second=int(tmatch[3])), offset
+    except ValueError:
+        raise MetadataError(f"malformed IPTC (TimeCreated {time_text!r})") from None
 
 
 def read_iptc(image: Any, now: datetime | None = None) -> EmbeddedTime | None:

@@ -1,9 +1,10 @@
-"""The indexer: walk roots, find what is new or changed by stat alone, analyse it in workers, store it.
+"""The indexer: find what is new or changed under the roots by stat alone, analyse it in workers, store it.
 
-Stages (see DESIGN.md): stat-compare -> analyse (hash, metadata, time, thumbnail; in a worker) ->
-place (offline geocoder, here in the parent so it is loaded once) -> store (the only writer).
-``scan`` is the full pass the CLI and the service's reconcile use; ``index_file`` is the single-file
-path the watcher uses once a file is stable.
+Stages: list and stat (the reconcile's walk, or the watcher's settled files) -> classify (one verdict
+per file, ``classify.py``, the same whichever way a file came) -> sidecar rows (``sidecar_sync``) ->
+analyse (hash, metadata, time, thumbnail; in a worker) -> place (offline geocoder, here in the parent so
+it is loaded once) -> store (the only writer). ``scan`` is the full pass the CLI and the service's
+reconcile use; ``index_files`` is the watcher's path for files that have settled.
 """
 
 from __future__ import annotations
@@ -18,13 +19,10 @@ from typing import Any
 from sqlite_utils import Database
 
 from homeroll.daemon.config import Config
+from homeroll.daemon.ingest import classify, sidecar_sync
 from homeroll.daemon.ingest import roots as roots_mod
-from homeroll.daemon.ingest import sidecar_sync
-from homeroll.daemon.ingest import sidecars as sidecars_mod
 from homeroll.daemon.ingest.dating import ranks_better
-from homeroll.daemon.ingest.metadata import IMAGE_EXTENSIONS
-from homeroll.daemon.ingest.video import VIDEO_EXTENSIONS
-from homeroll.daemon.ingest.workers import WorkerPool
+from homeroll.daemon.ingest.workers import WorkerPool, default_workers
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import service as store_service
 from homeroll.daemon.store import sidecars as store_sidecars
@@ -66,44 +64,20 @@ class ScanStats:
         return text + f" ({self.seconds:.1f} s)"
 
 
-def default_workers(configured: int) -> int:
-    if configured and configured > 0:
-        return configured
-    return max(1, (os.cpu_count() or 2) - 1)
-
-
-def _live_photo_partner(root: str, relpath: str) -> str | None:
-    """For a video, the photo with the same stem in the same folder (HEIC/JPEG): then they are one Live Photo."""
-    stem, ext = os.path.splitext(relpath)
-    if ext.lower() not in VIDEO_EXTENSIONS:
-        return None
-    folder = os.path.join(root, os.path.dirname(relpath))
-    base = os.path.basename(stem)
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return None
-    for name in names:
-        n_stem, n_ext = os.path.splitext(name)
-        if n_stem == base and n_ext.lower() in (".heic", ".heif", ".jpg", ".jpeg"):
-            return f"{os.path.dirname(relpath)}/{name}" if os.path.dirname(relpath) else name
-    return None
-
-
 BATCH_SECONDS = 0.5
 
 
-class _Batches:
+class _GroupCommit:
     """Group the per-file transactions (they become savepoints) into one commit every BATCH_SECONDS."""
 
     def __init__(self, db: Database) -> None:
         self.conn = db.conn
         self.opened = 0.0
 
-    def __enter__(self) -> _Batches:
+    def __enter__(self) -> _GroupCommit:
         return self
 
-    def tick(self) -> None:
+    def file_done(self) -> None:
         now = time.monotonic()
         if self.conn.in_transaction and now - self.opened >= BATCH_SECONDS:
             self.conn.commit()
@@ -134,9 +108,8 @@ class Indexer:
         self.pool = WorkerPool(settings, workers or default_workers(scan_cfg["workers"]),
                                float(scan_cfg["per_file_timeout"]))
         self._places: dict[tuple[float, float], int] = {}
-        self._geocoder = None
         for root in cfg.libraries:
-            if not db.execute("SELECT 1 FROM roots WHERE path = ?", [str(root)]).fetchone():
+            if store_service.root_row(db, str(root)) is None:
                 store_items.set_root(db, str(root), state="online")
 
     def __enter__(self) -> Indexer:
@@ -202,17 +175,80 @@ class Indexer:
             stats.duplicates += 1
         return "indexed"
 
-    def _attach_live(self, root: str, relpath: str, partner: str, stats: ScanStats) -> str | None:
-        row = store_items.get_path(self.db, root, partner)
+    def _attach_live(self, root: str, video: classify.Video, stats: ScanStats) -> bool:
+        row = store_items.get_path(self.db, root, video.partner)
         if row is None or row["role"] != "primary":
-            return None
+            return False
         try:
-            st = os.stat(os.path.join(root, relpath))
+            st = os.stat(video.path)
         except OSError:
-            return None
-        store_items.attach_live_video(self.db, row["item_id"], root, relpath, st.st_size, st.st_mtime_ns)
+            return False
+        store_items.attach_live_video(self.db, row["item_id"], root, video.relpath, st.st_size, st.st_mtime_ns)
         stats.live_videos += 1
-        return "indexed"
+        return True
+
+    # --- acting on the classify stage's verdicts ---------------------------------------------------
+    def _act(self, root: str, plan: classify.Plan, stats: ScanStats, progress: Progress | None = None,
+             defer: Callable[[str], None] | None = None) -> dict[str, str]:
+        """Do what the verdicts say; returns relpath -> outcome."""
+        sidecar_sync.apply(self.db, root, plan.sidecar_changes)
+        outcomes: dict[str, str] = {}
+        for relpath, verdict in plan.verdicts.items():
+            if not isinstance(verdict, (classify.Photo, classify.Video)):
+                self._settle(root, verdict, stats, defer)
+                outcomes[relpath] = verdict.outcome
+        outcomes.update(self._analyse_and_store(root, plan.photos(), plan.videos(), stats, progress))
+        return outcomes
+
+    def _settle(self, root: str, verdict: classify.Verdict, stats: ScanStats,
+                defer: Callable[[str], None] | None) -> None:
+        """A verdict that needs no worker: at most a row to write, and the counts."""
+        match verdict:
+            case classify.Skip(entry=entry, reason=reason, record=record):
+                if record:
+                    store_items.record_skipped(self.db, root, entry.relpath, reason, entry.size, entry.mtime_ns)
+                stats.skipped += 1
+            case classify.Unchanged(relpath=relpath, revive=revive):
+                if revive:
+                    store_items.touch_path(self.db, root, relpath)
+                stats.unchanged += 1
+            case classify.SkippedBefore():
+                stats.skipped += 1
+                stats.unchanged += 1
+            case classify.Sidecar():
+                stats.sidecars += 1
+            case classify.Deferred(relpath=relpath) if defer is not None:
+                defer(relpath)
+
+    def _analyse_and_store(self, root: str, photos: list[classify.Photo], videos: list[classify.Video],
+                           stats: ScanStats, progress: Progress | None = None) -> dict[str, str]:
+        """Analyse in the workers and store; photos first, so a Live Photo's video finds its photo indexed.
+
+        Items are committed in short batches (at most ``BATCH_SECONDS`` of work): far fewer commits on a
+        big scan, and a crash loses only uncommitted files, which the next scan indexes (once). A file
+        read again because a sidecar changed (``refresh``) has its new reading replace the old one.
+        """
+        outcomes: dict[str, str] = {}
+        total = len(photos) + len(videos)
+
+        def store_all(jobs: list[classify.Photo] | list[classify.Video]) -> None:
+            refresh = {job.relpath for job in jobs if job.refresh}
+            for _, relpath, result in self.pool.map(job.job for job in jobs):
+                outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh)
+                group.file_done()
+                if progress:
+                    progress(len(outcomes), total)
+
+        with _GroupCommit(self.db) as group:
+            store_all(photos)
+            plain: list[classify.Video] = []
+            for video in videos:
+                if video.partner and self._attach_live(root, video, stats):
+                    outcomes[video.relpath] = "indexed"
+                else:
+                    plain.append(video)
+            store_all(plain)
+        return outcomes
 
     # --- the public entry points --------------------------------------------------------------
     def root_status(self, root: str) -> tuple[str, str | None, int | None]:
@@ -220,94 +256,22 @@ class Indexer:
         recorded_dev, was_mount, has_items = store_service.root_facts(self.db, root)
         return roots_mod.root_state(root, recorded_dev if has_items else None, was_mount, has_items)
 
-    def index_file(self, root: str, relpath: str) -> str:
-        """Index one file now. Returns 'indexed', 'unchanged', 'ignored' or 'skipped:<reason>'."""
-        return self.index_files(root, [relpath])[relpath]
-
     def index_files(self, root: str, relpaths: Iterable[str]) -> dict[str, str]:
         """Index files the watcher found stable, in parallel across the workers.
 
-        Returns relpath -> 'indexed' | 'unchanged' | 'ignored' | 'sidecar' | 'skipped:<reason>'. A sidecar
-        that appeared, changed or went away re-reads its photo.
+        Returns relpath -> 'indexed' | 'unchanged' | 'ignored' | 'sidecar' | 'skipped:<reason>', for each
+        file given and each one pulled in (a photo whose sidecar appeared, changed or went away; the
+        still of a Live Photo whose video came first).
         """
         root = str(root)
-        relpaths = list(relpaths)
-        outcomes: dict[str, str] = {}
+        files = classify.stat_files(root, relpaths)
+        listings = classify.list_folders(root, {os.path.dirname(relpath) for relpath in files})
+        plan = classify.classify(root, files, listings, classify.Known.of_files(self.db, root, files),
+                                 excluded=self.excluded)
         stats = ScanStats()
-        pairings = {folder: sidecar_sync.pair(os.path.join(root, folder))
-                    for folder in {os.path.dirname(r) for r in relpaths}}
-        refresh: set[str] = set()
-        candidates: list[str] = []
-        for relpath in relpaths:
-            if roots_mod.should_ignore(relpath, self.excluded):
-                outcomes[relpath] = "ignored"
-                continue
-            folder, name = os.path.split(relpath)
-            pairing = pairings[folder]
-            if pairing.kind_of(name) or store_sidecars.get(self.db, root, relpath):
-                refresh.update(sidecar_sync.sync_one(self.db, root, relpath, pairing))
-                outcomes[relpath] = "sidecar"
-            else:
-                candidates.append(relpath)
-        candidates += sorted(r for r in refresh if r not in outcomes and r not in candidates
-                             and not roots_mod.should_ignore(r, self.excluded))
-        photos: list[tuple[str, str, dict[str, str] | None]] = []
-        videos: list[str] = []
-        for relpath in candidates:
-            try:
-                st = os.stat(os.path.join(root, relpath))
-            except OSError:
-                if relpath not in refresh:
-                    outcomes[relpath] = "skipped:vanished"
-                continue
-            known = store_items.get_path(self.db, root, relpath)
-            if relpath not in refresh and known and known["size"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
-                if known["missing_since"]:
-                    store_items.touch_path(self.db, root, relpath)
-                outcomes[relpath] = "unchanged"
-            elif os.path.splitext(relpath)[1].lower() in VIDEO_EXTENSIONS:
-                videos.append(relpath)
-            else:
-                photos.append(sidecar_sync.job(root, relpath, pairings))
-        for relpath in videos:  # a Live Photo's MOV can arrive before its HEIC has settled
-            partner = _live_photo_partner(root, relpath)
-            if partner and partner not in outcomes and store_items.get_path(self.db, root, partner) is None:
-                photos.append(sidecar_sync.job(root, partner, pairings))
-        outcomes.update(self._analyse_and_store(root, photos, videos, stats, refresh=refresh, pairings=pairings))
+        outcomes = self._act(root, plan, stats)
         if stats.indexed or stats.live_videos:
             store_items.settle_moves(self.db)
-        return outcomes
-
-    def _analyse_and_store(self, root: str, photos: list[tuple], videos: list[str], stats: ScanStats,
-                           progress: Progress | None = None, refresh: set[str] | frozenset[str] = frozenset(),
-                           pairings: dict[str, sidecars_mod.FolderPairing] | None = None) -> dict[str, str]:
-        """Analyse in the workers and store; photos first, so a Live Photo's video finds its photo indexed.
-
-        Items are committed in short batches (at most ``BATCH_SECONDS`` of work): far fewer commits on a
-        big scan, and a crash loses only uncommitted files, which the next scan indexes (once).
-        ``refresh``: files re-read because a sidecar changed; their new reading replaces the old one.
-        """
-        outcomes: dict[str, str] = {}
-        pairings = {} if pairings is None else pairings
-        total = len(photos) + len(videos)
-        with _Batches(self.db) as batch:
-            for _, relpath, result in self.pool.map(photos):
-                outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh)
-                batch.tick()
-                if progress:
-                    progress(len(outcomes), total)
-            plain_videos = []
-            for relpath in videos:
-                partner = _live_photo_partner(root, relpath)
-                if partner and self._attach_live(root, relpath, partner, stats):
-                    outcomes[relpath] = "indexed"
-                else:
-                    plain_videos.append(sidecar_sync.job(root, relpath, pairings))
-            for _, relpath, result in self.pool.map(plain_videos):
-                outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh)
-                batch.tick()
-                if progress:
-                    progress(len(outcomes), total)
         return outcomes
 
     def scan(self, progress: Progress | None = None, roots: Iterable[str] | None = None) -> ScanStats:
@@ -329,69 +293,33 @@ class Indexer:
         root = str(root)
         young_after = time.time_ns() - int(float(self.cfg["watch"]["stable_seconds"]) * 1e9)
         state, note, dev = self.root_status(root)
-        if state != "online":
+        if state == "online":
+            self._reconcile_online(root, dev, stats, progress, young_after if defer else None, defer)
+        else:
             log.warning("root %s is %s: %s; nothing under it is marked missing", root, state, note)
             store_items.set_root(self.db, root, state=state, note=note)
             stats.roots_offline.append(root)
-            stats.seconds = time.monotonic() - started
-            return stats
+        stats.seconds = time.monotonic() - started
+        return stats
+
+    def _reconcile_online(self, root: str, dev: int | None, stats: ScanStats, progress: Progress | None,
+                          young_after: int | None, defer: Callable[[str], None] | None) -> None:
         mount_note = "mount point" if os.path.ismount(root) else None
+        paths = store_items.known_paths(self.db, root)
+        skips = store_items.known_skipped(self.db, root)
+        entries = {entry.relpath: entry for entry in roots_mod.walk(root, self.excluded)}
+        plan = classify.classify(root, entries, classify.listings_of_walk(entries.values()),
+                                 classify.Known(paths.get, skips.get, store_sidecars.known(self.db, root)),
+                                 excluded=self.excluded, young_after=young_after)
+        stats.seen = len(entries)
+        self._act(root, plan, stats, progress, defer)
 
-        known = store_items.known_paths(self.db, root)
-        skipped = store_items.known_skipped(self.db, root)
-        entries = list(roots_mod.walk(root, self.excluded))
-        pairings, refresh, sidecar_paths = sidecar_sync.sync_walk(self.db, root, entries)
-        stats.sidecars = len(sidecar_paths)
-        todo: list[tuple] = []
-        videos: list[str] = []
-        seen: set[str] = set()
-        for entry in entries:
-            stats.seen += 1
-            seen.add(entry.relpath)
-            if entry.relpath in sidecar_paths:
-                continue
-            reason = roots_mod.ignored_reason(os.path.basename(entry.relpath))
-            if reason:
-                prior = skipped.get(entry.relpath)
-                if not prior or prior[2] != reason:
-                    store_items.record_skipped(self.db, root, entry.relpath, reason, entry.size, entry.mtime_ns)
-                stats.skipped += 1
-                continue
-            stale = entry.relpath in refresh
-            prior_path = known.get(entry.relpath)
-            if not stale and prior_path and prior_path[0] == entry.size and prior_path[1] == entry.mtime_ns:
-                if prior_path[2]:
-                    store_items.touch_path(self.db, root, entry.relpath)
-                stats.unchanged += 1
-                continue
-            prior_skip = skipped.get(entry.relpath)
-            if not stale and prior_skip and prior_skip[0] == entry.size and prior_skip[1] == entry.mtime_ns:
-                stats.skipped += 1
-                stats.unchanged += 1
-                continue
-            if defer is not None and entry.mtime_ns > young_after:
-                defer(entry.relpath)
-                continue
-            ext = os.path.splitext(entry.relpath)[1].lower()
-            if ext in VIDEO_EXTENSIONS:
-                videos.append(entry.relpath)
-            elif ext in IMAGE_EXTENSIONS:
-                todo.append(sidecar_sync.job(root, entry.relpath, pairings))
-            else:
-                store_items.record_skipped(self.db, root, entry.relpath,
-                                           f"unsupported file type ({ext or 'no extension'})",
-                                           entry.size, entry.mtime_ns)
-                stats.skipped += 1
-        self._analyse_and_store(root, todo, videos, stats, progress, refresh, pairings)
-
-        gone = [rel for rel, (_, _, missing) in known.items() if rel not in seen and not missing]
+        gone = [rel for rel, (_, _, missing) in paths.items() if rel not in entries and not missing]
         if gone:
             stats.missing = store_items.mark_missing(self.db, root, gone)
         stats.moved = store_items.settle_moves(self.db)
-        stale_skips = [rel for rel in skipped if rel not in seen]
+        stale_skips = [rel for rel in skips if rel not in entries]
         if stale_skips:
             store_items.forget_skipped(self.db, root, stale_skips)
         store_items.set_root(self.db, root, state="online", note=mount_note, st_dev=dev,
                              last_scan_at=store_items.now_iso())
-        stats.seconds = time.monotonic() - started
-        return stats

@@ -36,12 +36,12 @@ def ignored_reason(name: str) -> str | None:
     return None
 
 
-def is_ignored_name(name: str) -> bool:
-    return ignored_reason(name) is not None
-
-
 def should_ignore(relpath: str, excluded: set[str] | frozenset[str] = frozenset()) -> bool:
-    """A path the watcher and the walk both pass over: a temp or hidden name, or inside an ignored folder."""
+    """A path never worth a look: a temp or hidden name, or inside an ignored (or ``excluded``) folder.
+
+    The watchers call it without ``excluded`` (they know no config), so a file in an excluded folder still
+    reaches the indexer, whose classify stage passes it over; the walk never enters such a folder.
+    """
     return ignored_reason(os.path.basename(relpath)) is not None or in_ignored_dir(relpath, excluded)
 
 
@@ -117,16 +117,3 @@ def root_state(root: str, recorded_dev: int | None, was_mount: bool, has_items: 
             return "offline", "root is empty but the library has items there (unmounted share?)", st.st_dev
     return "online", None, st.st_dev
 
-
-def network_mount_types() -> dict[str, str]:
-    """mount point -> fs type, from /proc/self/mounts (for choosing polling on network/FUSE shares)."""
-    mounts: dict[str, str] = {}
-    try:
-        with open("/proc/self/mounts", encoding="utf-8") as handle:
-            for line in handle:
-                parts = line.split()
-                if len(parts) >= 3:
-                    mounts[parts[1].replace("\\040", " ")] = parts[2]
-    except OSError:
-        pass
-    return mounts

@@ -106,8 +106,6 @@ class FolderPairing:
 
 def pair_folder(names: Iterable[str]) -> FolderPairing:
     """Pair every media file of a folder with its sidecars, from the folder's names alone."""
-    names = list(names)
-    present = set(names)
     pairing = FolderPairing()
     candidates: dict[str, str] = {}
     media = []
@@ -122,16 +120,27 @@ def pair_folder(names: Iterable[str]) -> FolderPairing:
     if not candidates:  # a phone's camera folder: nothing to pair (the common case, kept cheap)
         return pairing
     for name in sorted(media):
-        found: dict[str, str] = {}
-        for kind, options in (("xmp", xmp_candidates(name)), ("takeout", takeout_candidates(name))):
-            for option in options:
-                if option in present and option in candidates:
-                    found[kind] = option
-                    break
+        found = _sidecars_of(name, candidates)
         if found:
             pairing.sidecars_of[name] = found
             for sidecar in found.values():
                 pairing.media_of.setdefault(sidecar, []).append(name)
+    _sort_unpaired(pairing, candidates)
+    return pairing
+
+
+def _sidecars_of(media_name: str, candidates: dict[str, str]) -> dict[str, str]:
+    """kind -> the best sidecar name of each kind present for one media file."""
+    found: dict[str, str] = {}
+    for kind, options in (("xmp", xmp_candidates(media_name)), ("takeout", takeout_candidates(media_name))):
+        match = next((option for option in options if option in candidates), None)
+        if match is not None:
+            found[kind] = match
+    return found
+
+
+def _sort_unpaired(pairing: FolderPairing, candidates: dict[str, str]) -> None:
+    """A sidecar no media file took is an orphan, or no sidecar at all when its name has no media hint."""
     for name, kind in candidates.items():
         if name in pairing.media_of:
             continue
@@ -139,7 +148,6 @@ def pair_folder(names: Iterable[str]) -> FolderPairing:
             pairing.not_sidecars.append(name)  # print-subtitles.json, a tool's own config: not ours
         else:
             pairing.orphans[name] = kind
-    return pairing
 
 
 def list_folder(folder: str) -> list[str]:

@@ -17,21 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from homeroll.daemon.ingest import roots
-
-__all__ = ["StabilityTracker", "Signature", "signature", "is_temp_name", "should_ignore"]
+__all__ = ["StabilityTracker", "Signature", "signature"]
 
 #: (size, mtime_ns) of a present file, or None for "not there".
 Signature = tuple[int, int] | None
-
-def is_temp_name(name: str) -> bool:
-    """True for the names sync tools write before the final rename (never an item)."""
-    return roots.ignored_reason(name) == roots.TEMP_REASON
-
-
-def should_ignore(relpath: str) -> bool:
-    """Temp names, hidden files and ignored folders: the same rule the indexer's walk applies."""
-    return roots.should_ignore(relpath.replace(os.sep, "/"))
 
 
 def signature(path: str) -> Signature:
@@ -164,11 +153,6 @@ class StabilityTracker:
             entry.due = quiet_since + self.stable_seconds
             self._push(key, entry.due)
             return False
-
-    def forget_under(self, root: str) -> None:
-        with self._lock:
-            for key in [k for k in self._pending if k[0] == root]:
-                del self._pending[key]
 
     def take_overflow(self) -> bool:
         with self._lock:

@@ -30,7 +30,8 @@ from watchdog.events import (
 )
 from watchdog.observers.polling import PollingObserver
 
-from homeroll.daemon.service.stability import StabilityTracker, should_ignore
+from homeroll.daemon.ingest.roots import should_ignore
+from homeroll.daemon.service.stability import StabilityTracker
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,11 @@ def needs_polling(fstype: str) -> bool:
 
 
 class _RootHandler(FileSystemEventHandler):
-    """Turns events under one root into stability notes (files) or subtree walks (directories)."""
+    """Turns events under one root into stability notes (files) or subtree walks (directories).
+
+    Temp and hidden names and ignored folders are dropped here; ``[scan] excluded_folders`` are not (a
+    watcher knows no config): the indexer's classify stage passes over files in them.
+    """
 
     def __init__(self, root: str, tracker: StabilityTracker, on_subtree: Callable[[str, str], None],
                  trusted: bool) -> None:

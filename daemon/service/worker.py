@@ -19,7 +19,7 @@ from homeroll.daemon.ingest import roots as roots_mod
 from homeroll.daemon.ingest.pipeline import Indexer
 from homeroll.daemon.service import jobs
 from homeroll.daemon.service.commands import Command, CommandQueue, Job, Reconcile, Reload, Subtree
-from homeroll.daemon.service.stability import StabilityTracker, should_ignore, signature
+from homeroll.daemon.service.stability import StabilityTracker, signature
 from homeroll.daemon.service.watch import Watchers
 from homeroll.daemon.store import db as store_db
 from homeroll.daemon.store import items as store_items
@@ -201,7 +201,7 @@ class IndexWorker(threading.Thread):
             excluded = frozenset(self.cfg["scan"]["excluded_folders"])
             for entry in roots_mod.walk(base, excluded):
                 rel = os.path.join(rel_dir, entry.relpath)
-                if not should_ignore(rel):
+                if not roots_mod.should_ignore(rel, excluded):
                     self.tracker.note(root, rel)
         for rel in store_service.present_paths_under(self.db, root, rel_dir):
             self.tracker.note(root, rel)

@@ -14,9 +14,11 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from homeroll.daemon.errors import UserError
+from homeroll.daemon.ingest import roots
+from homeroll.daemon.ingest.roots import should_ignore
 from homeroll.daemon.service import jobs
 from homeroll.daemon.service.sdnotify import Notifier
-from homeroll.daemon.service.stability import StabilityTracker, is_temp_name, should_ignore
+from homeroll.daemon.service.stability import StabilityTracker
 from homeroll.daemon.service.watch import fstype_for, needs_polling, parse_mounts
 from tests.service.helpers import wait_for
 
@@ -112,7 +114,8 @@ def test_a_full_backlog_asks_for_a_reconcile_instead_of_growing():
     "IMG_1.jpg.part", ".IMG_1.jpg.~1a2b", "IMG_1.jpg.crdownload",
 ])
 def test_sync_tool_temp_names_are_never_items(name):
-    assert is_temp_name(name) or should_ignore(name)
+    assert roots.ignored_reason(name) in (roots.TEMP_REASON, "hidden file")
+    assert should_ignore(name)
     assert should_ignore(f"Camera/{name}")
 
 
