@@ -18,6 +18,7 @@ import platformdirs
 import tomli_w
 
 from homeroll.daemon.errors import UserError
+from homeroll.daemon.store import fsutil
 
 #: Every section and key with its default. Documented in docs/config.md (a test checks that).
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -160,10 +161,6 @@ class Config:
         return self.data_dir / "thumbs"
 
     @property
-    def crops_dir(self) -> Path:
-        return self.data_dir / "faces"
-
-    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.home_tz)
 
@@ -264,8 +261,6 @@ def load(path: Path | str | None = None) -> Config:
 
 
 def save(cfg: Config) -> None:
-    """Write the config atomically (temp file + rename) so a crash never leaves half a file."""
+    """Write the config atomically so a crash never leaves half a file."""
     cfg.path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cfg.path.with_name(cfg.path.name + ".tmp")
-    tmp.write_text(tomli_w.dumps(cfg.to_toml()), encoding="utf-8")
-    os.replace(tmp, cfg.path)
+    fsutil.write_atomic(cfg.path, tomli_w.dumps(cfg.to_toml()).encode("utf-8"))

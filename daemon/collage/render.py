@@ -2,11 +2,13 @@
 and a caption that always fits.
 
 ``render_collage`` returns the image together with every tile's crop rectangle (normalised to the
-source photo), so tests and the TUI can check and show exactly what each tile kept.
+source photo), so tests and the TUI can check and show exactly what each tile kept. ``encode_collage``
+turns the page into the bytes of a JPEG or PNG file.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Sequence
@@ -21,7 +23,7 @@ from homeroll.daemon.collage.sources import Probed, Source, SourceError, decode_
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PRESETS", "STYLES", "Caption", "Collage", "Placement", "Style", "render_collage"]
+__all__ = ["PRESETS", "STYLES", "Caption", "Collage", "Placement", "Style", "encode_collage", "render_collage"]
 
 #: name -> (width, height, dpi). A4 is 210 x 297 mm at 300 dpi.
 PRESETS: dict[str, tuple[int, int, int]] = {
@@ -111,9 +113,34 @@ def render_collage(
     bg = _rgb(background or look.background)
 
     skipped: list[tuple[str, str]] = []
-    usable: list[Probed] = []
-    origin: list[int] = []  # usable[i] is sources[origin[i]]
     limit = max(MAX_PICKS.values()) if layout in (None, "auto") else MAX_PICKS.get(layout, 16)
+    usable, origin = _probe_usable(sources, limit, skipped)
+    chosen = layout if layout not in (None, "auto") else choose_layout([p.aspect for p in usable])
+    area, band_rect = _page_areas(width, height, look, caption is not None, max(0, round(short * margin)))
+    gutter_px = max(2, round(short * gutter)) if gutter > 0 else 0
+    canvas, placements = _fill((width, height), bg, chosen, usable, origin, area, gutter_px, look, skipped)
+    if caption is not None and band_rect is not None:
+        _draw_caption(canvas, band_rect, caption, look, font, short)
+    return Collage(canvas, chosen, size, style, dpi, placements, skipped)
+
+
+def encode_collage(collage: Collage, fmt: str, quality: int) -> bytes:
+    """The page as PNG or JPEG bytes carrying the preset's dpi, so an A4 page prints at its size. From
+    JPEG quality 92 up, colour keeps full resolution (4:4:4) too."""
+    buf = io.BytesIO()
+    if fmt == "PNG":
+        collage.image.save(buf, "PNG", dpi=(collage.dpi, collage.dpi))
+    else:
+        collage.image.save(buf, "JPEG", quality=quality, dpi=(collage.dpi, collage.dpi), optimize=False,
+                           progressive=False, subsampling="4:2:0" if quality < 92 else "4:4:4")
+    return buf.getvalue()
+
+
+def _probe_usable(sources: Sequence[Source], limit: int,
+                  skipped: list[tuple[str, str]]) -> tuple[list[Probed], list[int]]:
+    """Up to ``limit`` picks that open, and where each came from (usable[i] is sources[origin[i]])."""
+    usable: list[Probed] = []
+    origin: list[int] = []
     for position, src in enumerate(sources):
         if len(usable) >= limit:
             break
@@ -125,32 +152,36 @@ def render_collage(
             skipped.append((src.path, str(exc)))
     if not usable:
         raise ValueError(f"none of the photos can be used ({_first_reason(skipped)})")
-    chosen = layout if layout not in (None, "auto") else choose_layout([p.aspect for p in usable])
+    return usable, origin
 
-    margin_px = max(0, round(short * margin))
-    gutter_px = max(2, round(short * gutter)) if gutter > 0 else 0
+
+def _page_areas(width: int, height: int, look: Style, captioned: bool, margin_px: int) -> tuple[Rect, Rect | None]:
+    """The area the photos fill and the caption band (None without a caption; polaroid always has one)."""
+    short = min(width, height)
     if look.polaroid:
         band = round(short * 0.16)
         side = max(margin_px, round(short * 0.045))
         area = Rect(side, side, width - 2 * side, height - 2 * side - band + side)
-        band_rect = Rect(side, area.bottom, width - 2 * side, height - area.bottom)
-    elif caption is not None:
+        return area, Rect(side, area.bottom, width - 2 * side, height - area.bottom)
+    if captioned:
         band = round(short * 0.085)
         area = Rect(margin_px, margin_px, width - 2 * margin_px, height - 2 * margin_px - band)
-        band_rect = Rect(margin_px, area.bottom, width - 2 * margin_px, band + margin_px // 3)
-    else:
-        area = Rect(margin_px, margin_px, width - 2 * margin_px, height - 2 * margin_px)
-        band_rect = None
+        return area, Rect(margin_px, area.bottom, width - 2 * margin_px, band + margin_px // 3)
+    return Rect(margin_px, margin_px, width - 2 * margin_px, height - 2 * margin_px), None
 
-    # a pick that opens but fails to decode is dropped and the page laid out again (rare)
+
+def _fill(page: tuple[int, int], bg: tuple[int, int, int], chosen: str, usable: list[Probed], origin: list[int],
+          area: Rect, gutter_px: int, look: Style,
+          skipped: list[tuple[str, str]]) -> tuple[Image.Image, list[Placement]]:
+    """Place every usable pick on a fresh page. A pick that opens but fails to decode is dropped
+    and the page laid out again (rare). Placement indexes refer to the caller's sources."""
     while True:
-        canvas = Image.new("RGB", (width, height), bg)
+        canvas = Image.new("RGB", page, bg)
         placements: list[Placement] = []
         failed = None
         for tile in compute_layout(chosen, [p.aspect for p in usable], area, gutter_px):
-            probed = usable[tile.index]
             try:
-                placements.append(_place(canvas, probed, tile.rect, look))
+                placements.append(_place(canvas, usable[tile.index], tile.rect, look))
             except SourceError as exc:
                 failed = (tile.index, str(exc))
                 break
@@ -164,10 +195,7 @@ def render_collage(
             raise ValueError(f"none of the photos can be used ({_first_reason(skipped)})")
     for placement in placements:
         placement.index = origin[placement.index]
-
-    if caption is not None and band_rect is not None:
-        _draw_caption(canvas, band_rect, caption, look, font, short)
-    return Collage(canvas, chosen, size, style, dpi, placements, skipped)
+    return canvas, placements
 
 
 def _first_reason(skipped: list[tuple[str, str]]) -> str:

@@ -7,7 +7,7 @@ truncated file fails here and is skipped ("truncated"), to be retried when it ch
 
 from __future__ import annotations
 
-import os
+import io
 import struct
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from homeroll.daemon.ingest.metadata import SkipFile
+from homeroll.daemon.store import fsutil
 
 ORIENTATION = 0x0112
 
@@ -78,11 +79,12 @@ def thumb_relpath(content_hash: str) -> str:
 
 
 def write_thumbnail(thumb: Image.Image, data_dir: Path, content_hash: str) -> str:
-    """Write atomically under the data dir (never next to the photo). Returns the path relative to data_dir."""
+    """Write atomically under the data dir (never next to the photo), so the TUI never shows half a
+    thumbnail. Returns the path relative to data_dir."""
     rel = thumb_relpath(content_hash)
     target = Path(data_dir) / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    thumb.save(tmp, "JPEG", quality=82, optimize=True)
-    os.replace(tmp, target)
+    buf = io.BytesIO()
+    thumb.save(buf, "JPEG", quality=82, optimize=True)
+    fsutil.write_atomic(target, buf.getvalue())
     return rel

@@ -20,10 +20,10 @@ from homeroll.daemon.collage.export import (
     ExportFolderError,
     export_memory,
     run_export_job,
-    safe_stem,
 )
+from homeroll.daemon.collage.names import safe_stem
 from homeroll.daemon.errors import UserError
-from homeroll.daemon.store.exports import exports_for
+from homeroll.daemon.store import exports as store_exports
 from tests.conftest import HOMEROLL, run_cli
 
 FACES = "face_recognition/examples"
@@ -57,7 +57,7 @@ def test_cli_export_prints_path_and_writes_collage_and_sidecar(library, memory):
     assert sidecar["layout"] == "strip" and sidecar["homeroll_version"]
     assert len(sidecar["sources"]) == 3 and all(p.startswith(str(library.root)) for p in sidecar["sources"])
     assert library.status(memory) == "exported"
-    assert [e["path"] for e in exports_for(library.db, memory)] == [path]
+    assert [e["path"] for e in store_exports.exports_for(library.db, memory)] == [path]
     # the library was not touched
     assert sorted(p.name for p in library.root.iterdir()) == ["DSCN0010.jpg", "biden.jpg", "obama.jpg"]
 
@@ -90,7 +90,7 @@ def test_preview_marks_nothing(library, memory, tmp_path):
     with Image.open(target) as img:
         assert img.format == "PNG" and img.size == (2160, 2700)
     assert library.status(memory) == "suggested"
-    assert exports_for(library.db, memory) == []
+    assert store_exports.exports_for(library.db, memory) == []
     assert _files(library.cfg.export_dir) == []
     # never into a library
     proc = run_cli(library.cfg.path, "export", str(memory), "--preview", str(library.root / "x.jpg"), check=False)
@@ -188,7 +188,7 @@ def test_reexport_replaces_only_its_own_files(library, memory):
     assert second.name == "2024-06-01 Arezzo, renamed.jpg"
     assert _files(library.cfg.export_dir) == ["2024-06-01 Arezzo, renamed.jpg", "2024-06-01 Arezzo, renamed.json",
                                               "holiday notes.txt"]
-    assert [e["style"] for e in exports_for(library.db, memory)] == ["dark"]
+    assert [e["style"] for e in store_exports.exports_for(library.db, memory)] == ["dark"]
     # same name again: replaced in place
     third = export_memory(library.cfg, library.db, memory, size="square", layout="grid")
     assert third == second and len(_files(library.cfg.export_dir)) == 3

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from homeroll.daemon.collage.export import _encode
-from homeroll.daemon.collage.render import PRESETS, STYLES, Caption, render_collage
+from homeroll.daemon.collage.render import PRESETS, STYLES, Caption, encode_collage, render_collage
 from homeroll.daemon.collage.sources import Source, decode_for_tile, probe
 from tests.collage.conftest import FACE_PHOTOS, dlib_faces
 
@@ -53,7 +52,7 @@ def test_preset_dimensions_and_format(corpus, size):
     collage = render_collage([Source(str(p)) for p in photos], size=size, style="clean",
                              caption=Caption("Dimensions", "1 June 2024"))
     width, height, dpi = PRESETS[size]
-    data = _encode(collage, "JPEG", 90)
+    data = encode_collage(collage, "JPEG", 90)
     with Image.open(io.BytesIO(data)) as img:
         assert img.format == "JPEG"
         assert img.mode == "RGB"

@@ -1,0 +1,191 @@
+"""Atomic file writes: a reader sees a file's old bytes or its new bytes, never half of them, even after a
+crash, a power cut or SIGKILL.
+
+Three writers need this: collages go to a share other people and programs read, thumbnails are read by
+the TUI while the indexer writes them, and ``homeroll init`` rewrites the config. They share this one
+implementation so that all of them fsync (a rename without an fsync can surface as an empty file after a
+power cut). The store holds it because it is, like the DB, about what survives on disk.
+
+The data goes to an unnamed temporary file (O_TMPFILE) in the target's folder, which the kernel drops if
+the process dies, or, where a file system lacks O_TMPFILE (some network shares), to a dot-named temp file
+that :func:`sweep_stale_temps` removes once its process is gone. The file is fsynced, renamed over the
+target (``os.replace`` is atomic within one folder) and the folder fsynced so the rename is durable too.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["TEMP_PREFIX", "TEMP_SUFFIX", "PreparedFile", "fsync_dir", "sweep_stale_temps", "write_atomic"]
+
+TEMP_PREFIX = ".homeroll-"
+TEMP_SUFFIX = ".tmp"
+#: Permission bits for a file written without an explicit mode; the umask applies, as for open().
+_UMASKED = 0o666
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make renames in ``folder`` durable (best effort: some shares refuse it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some network file systems refuse fsync on a directory; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def _temp_name(folder: Path) -> Path:
+    # the pid in the name lets a later sweep tell a dead writer's leftovers from a running write
+    return folder / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}{TEMP_SUFFIX}"
+
+
+def _write_synced(fd: int, data: bytes, mode: int | None) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    if mode is not None:
+        os.fchmod(fd, mode)  # an explicit mode is exact, whatever the umask
+    os.fsync(fd)
+
+
+def _link_unnamed(fd: int, path: Path) -> bool:
+    """Give an O_TMPFILE inode a name: via /proc/self/fd (any user), else linkat(AT_EMPTY_PATH) (needs
+    CAP_DAC_READ_SEARCH on older kernels). False if neither works here."""
+    try:
+        os.link(f"/proc/self/fd/{fd}", path, follow_symlinks=True)
+        return True
+    except OSError:
+        pass
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        at_fdcwd, at_empty_path = -100, 0x1000
+        return libc.linkat(fd, b"", at_fdcwd, os.fsencode(path), at_empty_path) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _write_named_temp(folder: Path, data: bytes, mode: int | None) -> Path:
+    temp = _temp_name(folder)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _UMASKED if mode is None else mode)
+    try:
+        _write_synced(fd, data, mode)
+    except BaseException:
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return temp
+
+
+class PreparedFile:
+    """Data written and fsynced in ``folder`` but not yet visible under a name.
+
+    Preparing every file before committing any lets a caller put several files in place in a chosen
+    order with nothing slow in between. Use it as a context manager: leaving the block discards
+    whatever was not committed. ``mode`` None means 0666 minus the umask (like open()); ``unnamed=False``
+    skips O_TMPFILE (tests use it to cover the fallback).
+    """
+
+    def __init__(self, folder: Path, data: bytes, mode: int | None = None, *, unnamed: bool = True) -> None:
+        self.folder = Path(folder)
+        self.data = data
+        self.mode = mode
+        self.fd: int | None = None
+        self.temp: Path | None = None
+        if unnamed and hasattr(os, "O_TMPFILE"):
+            try:
+                self.fd = os.open(self.folder, os.O_TMPFILE | os.O_WRONLY, _UMASKED if mode is None else mode)
+            except OSError:
+                self.fd = None  # not supported here: fall back to a named temp file
+        if self.fd is None:
+            self.temp = _write_named_temp(self.folder, data, mode)
+            return
+        try:
+            _write_synced(self.fd, data, mode)
+        except BaseException:
+            self.discard()
+            raise
+
+    def __enter__(self) -> PreparedFile:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.discard()
+
+    def commit(self, target: Path) -> None:
+        """Put the data in place as ``target`` (replacing it) in one step. The caller fsyncs the folder."""
+        if self.fd is not None:
+            # give the unnamed inode a (dot) name, then rename it over the target in one step
+            name = _temp_name(self.folder)
+            if _link_unnamed(self.fd, name):
+                self.temp = name
+            os.close(self.fd)
+            self.fd = None
+            if self.temp is None:  # this file system cannot name an O_TMPFILE: write it the classic way
+                self.temp = _write_named_temp(self.folder, self.data, self.mode)
+        assert self.temp is not None, "commit() after the data was committed or discarded"
+        os.replace(self.temp, target)
+        self.temp = None
+
+    def discard(self) -> None:
+        """Drop the data if it was not committed (safe to call more than once)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.temp is not None:
+            try:
+                self.temp.unlink()
+            except OSError:
+                pass
+            self.temp = None
+
+
+def write_atomic(target: Path, data: bytes, mode: int | None = None, *, unnamed: bool = True) -> None:
+    """Replace ``target`` with ``data`` atomically and durably (see :class:`PreparedFile` for the mode)."""
+    target = Path(target)
+    with PreparedFile(target.parent, data, mode, unnamed=unnamed) as prepared:
+        prepared.commit(target)
+    fsync_dir(target.parent)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_temps(folder: Path) -> int:
+    """Remove the named temp files a killed writer left in ``folder`` (their process is gone)."""
+    removed = 0
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(TEMP_PREFIX) and n.endswith(TEMP_SUFFIX)]
+    except OSError:
+        return 0
+    for name in names:
+        try:
+            pid = int(name[len(TEMP_PREFIX):].split("-", 1)[0])
+        except ValueError:
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue  # that write is still running
+        try:
+            (Path(folder) / name).unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
