@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
 
 from homeroll.daemon.config import Config
 from homeroll.daemon.ingest.places import offline_geocoder
+from homeroll.daemon.store import items as store_items
+from homeroll.daemon.store import places as store_places
 
 log = logging.getLogger(__name__)
 _last_request = 0.0
@@ -34,7 +35,12 @@ _DISTRICT_KEYS = ("suburb", "city_district", "borough", "district", "quarter", "
 _PHOTON_SETTLEMENTS = {"city", "town", "village", "hamlet"}
 
 
-def lookup_place(cfg: Config, db: Database, lat: float, lon: float) -> dict[str, Any] | None:
+def lookup_place(cfg: Config, db: Database, lat: float, lon: float) -> dict[str, Any]:
+    """The place of a position as ``[geocoder]`` names it: the one way for ingest's place_id and memories' titles.
+
+    The offline index is built once per process and setting (``places.offline_geocoder``), cached in the
+    data dir, so a title names a position exactly as the item's place_id does.
+    """
     settings = cfg["geocoder"]
     provider = settings["provider"]
     if provider != "offline":
@@ -49,11 +55,9 @@ def _online(settings: dict[str, Any], db: Database, lat: float, lon: float) -> d
     global _last_request
     provider = settings["provider"]
     key = f"{provider}:{lat:.3f}:{lon:.3f}"
-    row = db.execute(
-        "SELECT p.city, p.region, p.country, p.country_code FROM geocode_cache c JOIN places p ON p.id = c.place_id "
-        "WHERE c.key = ?", [key]).fetchone()
-    if row:
-        return {"city": row[0], "region": row[1], "country": row[2], "country_code": row[3], "source": provider}
+    cached = store_places.cached_place(db, key)
+    if cached is not None:
+        return {**cached, "source": provider}
     try:
         from geopy.geocoders import Nominatim, Photon
 
@@ -82,12 +86,8 @@ def _online(settings: dict[str, Any], db: Database, lat: float, lon: float) -> d
         "country_code": (address.get("country_code") or address.get("countrycode") or "").upper() or None,
         "source": provider,
     }
-    from homeroll.daemon.store import items as store_items
-
     pid = store_items.place_id(db, place["city"], place["region"], place["country"], place["country_code"], provider)
-    with db.atomic():
-        db.execute("INSERT OR REPLACE INTO geocode_cache (key, place_id, fetched_at) VALUES (?, ?, ?)",
-                   [key, pid, datetime.now(UTC).isoformat(timespec="seconds")])
+    store_places.cache_place(db, key, pid)
     return place
 
 

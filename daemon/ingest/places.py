@@ -19,14 +19,16 @@ opt-in, and they name the same way (a Nominatim address's ``city`` beats its ``s
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import math
-import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from homeroll.daemon.store import fsutil
 
 EARTH_KM = 6371.0088
 # A city's area (see the module docstring). Half a million because below it the "cities" are as often
@@ -124,9 +126,9 @@ def load_arrays(cache_dir: Path | None) -> dict[str, np.ndarray]:
         pass
     arrays = _source_arrays()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    fsutil.write_atomic(path, buffer.getvalue())  # two indexers starting at once both write whole files
     for stale in path.parent.glob("geonames-*.npz"):  # an older package or format: ~11 MB nobody reads
         if stale != path:
             stale.unlink(missing_ok=True)
@@ -136,7 +138,7 @@ def load_arrays(cache_dir: Path | None) -> dict[str, np.ndarray]:
 class OfflineGeocoder:
     """lookup(lat, lon) -> {city, region, country, country_code} from the shipped GeoNames extract."""
 
-    def __init__(self, prefer_populous_km: float = 8.0, cache_dir: Path | None = None) -> None:
+    def __init__(self, prefer_populous_km: float, cache_dir: Path | None = None) -> None:
         from scipy.spatial import cKDTree
 
         self.radius_km = prefer_populous_km
@@ -200,6 +202,10 @@ class OfflineGeocoder:
 
 
 @lru_cache(maxsize=2)
-def offline_geocoder(prefer_populous_km: float = 8.0, cache_dir: Path | None = None) -> OfflineGeocoder:
-    """One shared instance per process (about 30 MB); ``cache_dir`` (the data dir) makes loading fast."""
+def offline_geocoder(prefer_populous_km: float, cache_dir: Path | None) -> OfflineGeocoder:
+    """One shared instance per process and setting (about 30 MB); ``cache_dir`` (in the data dir) makes loading fast.
+
+    Reached through ``geocode.lookup_place``, which passes ``[geocoder]``'s settings, so ingest and memories
+    share one index and name a position alike.
+    """
     return OfflineGeocoder(prefer_populous_km, cache_dir)

@@ -79,14 +79,14 @@ def pick_count(moments: int, min_picks: int, max_picks: int) -> int:
     return min(moments, max_picks, max(min_picks, round(2.5 * math.sqrt(moments))))
 
 
-def curate(lib: Library, rows: np.ndarray, cfg: dict[str, Any], *, spread: str = "day",
+def curate(lib: Library, rows: np.ndarray, settings: dict[str, Any], *, spread: str = "day",
            removed_rows: set[int] | None = None) -> Curation | None:
     if removed_rows:
         rows = rows[~np.isin(rows, list(removed_rows))]
     rows = rows[np.argsort(lib.t[rows], kind="stable")]
     scores = item_scores(lib, rows)
-    reps = collapse(lib, rows, scores, float(cfg["burst_seconds"]), int(cfg["burst_hamming"]))
-    min_picks, max_picks = int(cfg["min_picks"]), int(cfg["max_picks"])
+    reps = collapse(lib, rows, scores, float(settings["burst_seconds"]), int(settings["burst_hamming"]))
+    min_picks, max_picks = int(settings["min_picks"]), int(settings["max_picks"])
     if len(reps) < min_picks:
         return None
     k = pick_count(len(reps), min_picks, max_picks)

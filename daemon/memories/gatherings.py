@@ -27,10 +27,10 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {rest:02d} min" if rest else f"{hours} h"
 
 
-def find_gatherings(lib: Library, dist: np.ndarray, taken: np.ndarray, cfg: dict[str, Any]) -> list[Candidate]:
-    min_km = float(cfg["trip_min_km"])
-    gap = float(cfg["gathering_gap_minutes"]) * 60
-    burst = float(cfg["burst_seconds"])
+def find_gatherings(lib: Library, dist: np.ndarray, taken: np.ndarray, settings: dict[str, Any]) -> list[Candidate]:
+    min_km = float(settings["trip_min_km"])
+    gap = float(settings["gathering_gap_minutes"]) * 60
+    burst = float(settings["burst_seconds"])
     near_home = np.isnan(dist) | (dist <= min_km)
     eligible = np.flatnonzero(near_home & ~taken)
     if len(eligible) == 0:
@@ -41,7 +41,7 @@ def find_gatherings(lib: Library, dist: np.ndarray, taken: np.ndarray, cfg: dict
     new_moment |= np.concatenate(([True], np.diff(session) != 0))
     sizes = np.bincount(session, weights=new_moment.astype(np.float64)).astype(np.int64)
     usual = max(3.0, float(np.percentile(sizes, 75)))
-    threshold = max(float(cfg["gathering_min_photos"]), float(cfg["gathering_rate_factor"]) * usual)
+    threshold = max(float(settings["gathering_min_photos"]), float(settings["gathering_rate_factor"]) * usual)
     bounds = np.searchsorted(session, np.arange(len(sizes) + 1))
 
     found: list[Candidate] = []
@@ -68,7 +68,7 @@ def find_gatherings(lib: Library, dist: np.ndarray, taken: np.ndarray, cfg: dict
         found.append(Candidate("gathering", f"gathering:{start.isoformat()}", title, start, end, rows, score,
                                reason, place="home", people=names))
     # the most significant per year, no more than the cap
-    cap = int(cfg["gathering_max_per_year"])
+    cap = int(settings["gathering_max_per_year"])
     kept: list[Candidate] = []
     for year in sorted({c.start.year for c in found}):
         of_year = sorted((c for c in found if c.start.year == year), key=lambda c: (-c.score, -len(c.rows)))

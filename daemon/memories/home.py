@@ -10,16 +10,14 @@ in the config pin one home for all time.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from homeroll.daemon.memories.library import Library, haversine_km
-
-log = logging.getLogger(__name__)
+from homeroll.daemon.memories.library import Library, haversine_km, ordinal_to_date
+from homeroll.daemon.memories.titles import PlaceAt
 
 CELL_DEG = 0.2
 #: Bases closer than this are one home (a home next to a grid-cell border).
@@ -90,19 +88,7 @@ class Homes:
         dist[known] = haversine_km(lib.lat[known], lib.lon[known], centers[idx[known], 0], centers[idx[known], 1])
         return dist
 
-    def country_for_year(self, year_first: int, year_last: int) -> str | None:
-        """The country code of the home that covers most of the ordinal range (for holiday calendars)."""
-        if not self.homes:
-            return None
-        mask = (self.days >= year_first) & (self.days <= year_last) & (self.home_of_day >= 0)
-        if not mask.any():
-            return self.homes[0].country_code
-        counts = Counter(self.home_of_day[mask].tolist())
-        return self.homes[counts.most_common(1)[0][0]].country_code
-
     def summary(self) -> list[dict[str, Any]]:
-        from homeroll.daemon.memories.library import ordinal_to_date
-
         return [
             {"lat": round(h.lat, 4), "lon": round(h.lon, 4), "from": ordinal_to_date(h.first_day).isoformat(),
              "to": ordinal_to_date(h.last_day).isoformat(), "days": h.days, "country_code": h.country_code,
@@ -112,6 +98,7 @@ class Homes:
 
 
 def _place_for(lib: Library, rows: np.ndarray) -> tuple[str | None, str | None]:
+    """(country code, name) of a home from its photos' stored places, the most frequent that has one."""
     counts = Counter(int(p) for p in lib.place[rows] if p >= 0)
     for place_id, _ in counts.most_common(3):
         place = lib.places.get(place_id)
@@ -120,30 +107,26 @@ def _place_for(lib: Library, rows: np.ndarray) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _geocode(lat: float, lon: float) -> tuple[str | None, str | None]:
-    try:
-        from homeroll.daemon.ingest.places import offline_geocoder
-
-        found = offline_geocoder().lookup(lat, lon)
-        return found.get("country_code"), found.get("city")
-    except Exception as exc:  # noqa: BLE001 - the geocoder is optional; titles fall back to coordinates
-        log.debug("offline geocoder unavailable: %s", exc)
-        return None, None
+def _name_home(home: Home, lib: Library, rows: np.ndarray, place_at: PlaceAt, configured_cc: str | None) -> None:
+    """The home's country and name: from its photos' stored places, else the geocoder at its centre."""
+    home.country_code, home.label = _place_for(lib, rows)
+    if home.country_code is None:
+        found = place_at(home.lat, home.lon)
+        home.country_code, home.label = found.get("country_code"), found.get("city")
+    home.country_code = configured_cc or home.country_code
 
 
-def infer_homes(lib: Library, cfg_memories: dict[str, Any]) -> Homes:
+def infer_homes(lib: Library, settings: dict[str, Any], place_at: PlaceAt) -> Homes:
+    """Every home with its days, from ``[memories]`` settings; ``place_at`` names a home without placed photos."""
     all_days = np.unique(lib.day)
-    home_lat, home_lon = cfg_memories.get("home_lat"), cfg_memories.get("home_lon")
-    configured_cc = cfg_memories.get("home_country") or None
+    home_lat, home_lon = settings["home_lat"], settings["home_lon"]
+    configured_cc = settings["home_country"] or None
     if home_lat is not None and home_lon is not None:
         first = int(all_days[0]) if len(all_days) else 0
         last = int(all_days[-1]) if len(all_days) else 0
         home = Home(float(home_lat), float(home_lon), first, last, len(all_days))
         near = lib.has_gps & (haversine_km(lib.lat, lib.lon, home.lat, home.lon) < 10) if len(lib) else []
-        home.country_code, home.label = _place_for(lib, np.flatnonzero(near))
-        if home.country_code is None:
-            home.country_code, home.label = _geocode(home.lat, home.lon)
-        home.country_code = configured_cc or home.country_code
+        _name_home(home, lib, np.flatnonzero(near), place_at, configured_cc)
         return Homes([home], all_days, np.zeros(len(all_days), dtype=np.int64))
 
     gps = np.flatnonzero(lib.has_gps)
@@ -165,9 +148,9 @@ def infer_homes(lib: Library, cfg_memories: dict[str, Any]) -> Homes:
     photos_per_cell = np.bincount(cell_idx, minlength=len(cells))
 
     bases: list[int] = []
-    min_photos = int(cfg_memories.get("home_min_photos", 10))
-    min_span = int(cfg_memories.get("home_min_span_days", 90))
-    min_share = float(cfg_memories.get("home_min_share", 0.10))
+    min_photos = int(settings["home_min_photos"])
+    min_span = int(settings["home_min_span_days"])
+    min_share = float(settings["home_min_share"])
     for c in np.unique(main_cell):
         cell_days = main_day[main_cell == c]
         first, last = int(cell_days[0]), int(cell_days[-1])
@@ -201,9 +184,6 @@ def infer_homes(lib: Library, cfg_memories: dict[str, Any]) -> Homes:
         first = int(all_days[used[0]]) if len(used) else int(lib.day[rows[0]])
         last = int(all_days[used[-1]]) if len(used) else int(lib.day[rows[-1]])
         home = Home(centers[c][0], centers[c][1], first, last, len(used))
-        home.country_code, home.label = _place_for(lib, rows)
-        if home.country_code is None:
-            home.country_code, home.label = _geocode(home.lat, home.lon)
-        home.country_code = configured_cc or home.country_code
+        _name_home(home, lib, rows, place_at, configured_cc)
         homes.append(home)
     return Homes(homes, all_days, home_of_day)

@@ -15,7 +15,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -24,11 +24,11 @@ from sqlite_utils import Database
 from homeroll.daemon.store import memories as store_memories
 from homeroll.daemon.store import sidecars as store_sidecars
 
-#: taken_at_precision as stored in ``Library.precision`` (store_memories.memories.SELECTION_SQL).
+#: taken_at_precision as stored in ``Library.precision`` (store_memories.SELECTION_SQL).
 PRECISION_TIME, PRECISION_DAY, PRECISION_MONTH, PRECISION_YEAR = 0, 1, 2, 3
 
 #: A night belongs to the evening before it: photos before this hour count for the previous day
-#: (applied in SQL, store_memories.memories.SELECTION_SQL).
+#: (applied in SQL, store_memories.SELECTION_SQL).
 NIGHT_OWL_HOURS = 4
 
 
@@ -128,49 +128,86 @@ def _base_quality(quality: float | None, sharpness: float | None, exposure: floa
     return sum(parts) / len(parts) if parts else 0.5
 
 
+class _Columns(NamedTuple):
+    """``store_memories.selection_rows`` turned into columns, named in the order of its SELECTION_SQL."""
+
+    item_id: tuple[int, ...]
+    is_video: tuple[int, ...]
+    utc_seconds: tuple[float | None, ...]   # None: no UTC time and no offset
+    day: tuple[int, ...]                    # ordinal of the local date
+    outing_day: tuple[int, ...]             # the same, nights counted to the evening before
+    lat: tuple[float | None, ...]
+    lon: tuple[float | None, ...]
+    place_id: tuple[int, ...]               # -1 = none
+    quality: tuple[float | None, ...]
+    sharpness: tuple[float | None, ...]
+    exposure: tuple[float | None, ...]
+    phash: tuple[str | None, ...]
+    face_count: tuple[int, ...]
+    width: tuple[int | None, ...]
+    height: tuple[int | None, ...]
+    taken_at_local: tuple[str, ...]
+    precision: tuple[int, ...]              # PRECISION_*
+    mtime_only: tuple[int, ...]
+
+
+def _empty_library() -> Library:
+    return Library(*(np.zeros(0, dtype=t) for t in (np.int64, np.float64, np.int32, np.int32, np.float64, np.float64,
+                                                    np.int64, np.float32, np.int16, np.float32, np.uint64, bool)))
+
+
+def _times(col: _Columns, rows: np.ndarray, zone: ZoneInfo) -> np.ndarray:
+    """UTC seconds per row (all rows; filled in for the given ones that have no UTC time and no offset)."""
+    t = np.array(col.utc_seconds, dtype=np.float64)
+    for i in rows[np.isnan(t[rows])].tolist():  # the wall clock in the home zone
+        t[i] = datetime.fromisoformat(col.taken_at_local[i][:19]).replace(tzinfo=zone).timestamp()
+    return t
+
+
+def _qualities(col: _Columns) -> np.ndarray:
+    q = np.array(col.quality, dtype=np.float64)
+    for i in np.flatnonzero(np.isnan(q)).tolist():
+        q[i] = _base_quality(None, col.sharpness[i], col.exposure[i])
+    return q
+
+
+def _face_sizes(db: Database, col: _Columns) -> np.ndarray:
+    """The largest face relative to the photo's short side, 0..1 (0 without faces or size)."""
+    sizes = store_memories.face_sizes(db)
+    short = np.minimum(np.array(col.width, dtype=np.float64), np.array(col.height, dtype=np.float64))
+    face_px = np.array([sizes.get(i, 0) for i in col.item_id], dtype=np.float64) if sizes else np.zeros(len(short))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nan_to_num(np.where(short > 0, np.minimum(1.0, face_px / short), 0.0))
+
+
 def load_library(db: Database, *, home_tz: str = "UTC", excluded_folders: list[str] | None = None) -> Library:
     """Read every usable item (not screenshots, messenger images or excluded folders) into arrays."""
-    zone = ZoneInfo(home_tz)
     rows = store_memories.selection_rows(db)
-    excluded = store_memories.excluded_item_ids(db, excluded_folders or [])
-    if excluded:
-        rows = [r for r in rows if r[0] not in excluded]
     if not rows:
-        empty = Library(*(np.zeros(0, dtype=t) for t in (np.int64, np.float64, np.int32, np.int32, np.float64,
-                                                          np.float64, np.int64, np.float32, np.int16, np.float32,
-                                                          np.uint64, bool)))
-        return empty
-    (ids, video, utc, day, outing, lat, lon, place, quality, sharpness, exposure, phash, faces, width, height,
-     local, precision, mtime_only) = zip(*rows, strict=True)
+        return _empty_library()
+    col = _Columns._make(zip(*rows, strict=True))
     del rows
-    t = np.array(utc, dtype=np.float64)
-    for i in np.flatnonzero(np.isnan(t)).tolist():  # no UTC and no offset: the wall clock in the home zone
-        t[i] = datetime.fromisoformat(local[i][:19]).replace(tzinfo=zone).timestamp()
-    order = np.argsort(t, kind="stable")
-    lat_a = np.array(lat, dtype=np.float64)
-    lon_a = np.array(lon, dtype=np.float64)
-    no_gps = np.isnan(lat_a) | np.isnan(lon_a) | ((lat_a == 0) & (lon_a == 0))
-    lat_a[no_gps] = np.nan
-    lon_a[no_gps] = np.nan
-    q = np.array(quality, dtype=np.float64)
-    missing_q = np.isnan(q)
-    if missing_q.any():
-        for i in np.flatnonzero(missing_q).tolist():
-            q[i] = _base_quality(None, sharpness[i], exposure[i])
-    sizes = store_memories.face_sizes(db)
-    short = np.minimum(np.array(width, dtype=np.float64), np.array(height, dtype=np.float64))
-    face_px = np.array([sizes.get(i, 0) for i in ids], dtype=np.float64) if sizes else np.zeros(len(ids))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        face_size = np.where(short > 0, np.minimum(1.0, face_px / short), 0.0)
-    hashes = np.array([_hash(h) for h in phash], dtype=np.uint64)
+    ids = np.array(col.item_id, dtype=np.int64)
+    excluded = store_memories.excluded_item_ids(db, excluded_folders or [])
+    kept = np.flatnonzero(~np.isin(ids, list(excluded))) if excluded else np.arange(len(ids))
+    if len(kept) == 0:
+        return _empty_library()
+    t = _times(col, kept, ZoneInfo(home_tz))
+    order = kept[np.argsort(t[kept], kind="stable")]
+    lat = np.array(col.lat, dtype=np.float64)
+    lon = np.array(col.lon, dtype=np.float64)
+    no_gps = np.isnan(lat) | np.isnan(lon) | ((lat == 0) & (lon == 0))
+    lat[no_gps] = np.nan
+    lon[no_gps] = np.nan
     lib = Library(
-        ids=np.array(ids, dtype=np.int64)[order], t=t[order], day=np.array(day, dtype=np.int32)[order],
-        outing_day=np.array(outing, dtype=np.int32)[order], lat=lat_a[order], lon=lon_a[order],
-        place=np.array(place, dtype=np.int64)[order], quality=q.astype(np.float32)[order],
-        faces=np.array(faces, dtype=np.int16)[order], face_size=np.nan_to_num(face_size).astype(np.float32)[order],
-        phash=hashes[order], video=np.array(video, dtype=bool)[order],
-        precision=np.array(precision, dtype=np.int8)[order],
-        mtime_only=np.array(mtime_only, dtype=bool)[order],
+        ids=ids[order], t=t[order], day=np.array(col.day, dtype=np.int32)[order],
+        outing_day=np.array(col.outing_day, dtype=np.int32)[order], lat=lat[order], lon=lon[order],
+        place=np.array(col.place_id, dtype=np.int64)[order], quality=_qualities(col).astype(np.float32)[order],
+        faces=np.array(col.face_count, dtype=np.int16)[order],
+        face_size=_face_sizes(db, col).astype(np.float32)[order],
+        phash=np.array([_hash(h) for h in col.phash], dtype=np.uint64)[order],
+        video=np.array(col.is_video, dtype=bool)[order], precision=np.array(col.precision, dtype=np.int8)[order],
+        mtime_only=np.array(col.mtime_only, dtype=bool)[order],
     )
     lib.places = store_memories.places(db)
     lib.albums = store_sidecars.albums(db)
@@ -178,7 +215,7 @@ def load_library(db: Database, *, home_tz: str = "UTC", excluded_folders: list[s
     if len(imprecise):
         # only these rows need their folders (for period memories): scans are few, a phone roll has none.
         # Day-dated ones too: a scanned "2005-12-24 Christmas" folder is one moment to the day rules.
-        found = store_memories.primary_paths(db, lib.ids[imprecise].tolist())
+        found = store_memories.folder_paths(db, lib.ids[imprecise].tolist())
         lib.imprecise_paths = {int(r): found[int(lib.ids[r])] for r in imprecise if int(lib.ids[r]) in found}
     lib.people = store_memories.people(db)
     row_of = lib.row_of()

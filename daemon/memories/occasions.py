@@ -51,11 +51,11 @@ def holiday_calendar(country_code: str | None, year: int) -> dict[date, str]:
 
 
 def find_holidays(lib: Library, dist: np.ndarray, taken: np.ndarray, gatherings: list[Candidate],
-                  country_for: Callable[[int], str | None], cfg: dict[str, Any]
+                  country_for: Callable[[int], str | None], settings: dict[str, Any]
                   ) -> tuple[list[Candidate], list[Candidate]]:
     """(holiday memories, the gatherings that did not become one)."""
-    min_km = float(cfg["trip_min_km"])
-    burst = float(cfg["burst_seconds"])
+    min_km = float(settings["trip_min_km"])
+    burst = float(settings["burst_seconds"])
     eligible = np.flatnonzero((np.isnan(dist) | (dist <= min_km)) & ~taken)
     if len(eligible) == 0:
         return [], gatherings
@@ -73,7 +73,7 @@ def find_holidays(lib: Library, dist: np.ndarray, taken: np.ndarray, gatherings:
         if name_of(day) is None:
             continue
         rows = eligible[days == d]
-        if moments(lib, rows, burst) >= int(cfg["holiday_min_photos"]):
+        if moments(lib, rows, burst) >= int(settings["holiday_min_photos"]):
             members.setdefault(day, []).append(rows)
     remaining: list[Candidate] = []
     for gathering in gatherings:
@@ -122,8 +122,8 @@ def _in_year(year: int, month: int, day: int) -> date:
         return date(year, 2, 28)
 
 
-def find_birthdays(lib: Library, session_of: np.ndarray, cfg: dict[str, Any]) -> list[Candidate]:
-    window = int(cfg["birthday_window_days"])
+def find_birthdays(lib: Library, session_of: np.ndarray, settings: dict[str, Any]) -> list[Candidate]:
+    window = int(settings["birthday_window_days"])
     found: list[Candidate] = []
     for person_id, person in lib.people.items():
         name, parsed = person.get("name"), parse_birthday(person.get("birthday"))
@@ -137,7 +137,7 @@ def find_birthdays(lib: Library, session_of: np.ndarray, cfg: dict[str, Any]) ->
             birthday = _in_year(year, month, day)
             lo, hi = (birthday - timedelta(days=window)).toordinal(), (birthday + timedelta(days=window)).toordinal()
             theirs = rows[(lib.day[rows] >= lo) & (lib.day[rows] <= hi)]
-            if len(theirs) < int(cfg["birthday_min_photos"]):
+            if len(theirs) < int(settings["birthday_min_photos"]):
                 continue
             same_session = np.isin(session_of, np.unique(session_of[theirs]))
             members = np.flatnonzero(same_session & (lib.day >= lo) & (lib.day <= hi))
@@ -156,8 +156,8 @@ def find_birthdays(lib: Library, session_of: np.ndarray, cfg: dict[str, Any]) ->
     return found
 
 
-def find_on_this_day(lib: Library, today: date, cfg: dict[str, Any]) -> list[Candidate]:
-    window = int(cfg["on_this_day_window_days"])
+def find_on_this_day(lib: Library, today: date, settings: dict[str, Any]) -> list[Candidate]:
+    window = int(settings["on_this_day_window_days"])
     if len(lib) == 0:
         return []
     dated = ~lib.mtime_only & (lib.precision <= PRECISION_DAY)
@@ -174,7 +174,7 @@ def find_on_this_day(lib: Library, today: date, cfg: dict[str, Any]) -> list[Can
             parts.append(rows)
             years.append(year)
     total = sum(len(p) for p in parts)
-    if total < int(cfg["on_this_day_min_photos"]) or len(years) < int(cfg["on_this_day_min_years"]):
+    if total < int(settings["on_this_day_min_photos"]) or len(years) < int(settings["on_this_day_min_years"]):
         return []
     rows = np.concatenate(parts)
     ago = [str(today.year - y) for y in sorted(years, reverse=True)]

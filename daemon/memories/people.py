@@ -24,14 +24,14 @@ def _years(lib: Library, rows: np.ndarray) -> list[int]:
     return sorted({ordinal_to_date(d).year for d in np.unique(lib.day[rows]).tolist()})
 
 
-def find_people(lib: Library, cfg: dict[str, Any]) -> list[Candidate]:
+def find_people(lib: Library, settings: dict[str, Any]) -> list[Candidate]:
     found: list[Candidate] = []
     named = {pid: lib.named(pid) for pid in lib.person_rows if lib.named(pid)}
-    min_years = int(cfg["people_min_years"])
+    min_years = int(settings["people_min_years"])
     for pid, name in named.items():
         rows = lib.person_rows[pid]
         years = _years(lib, rows)
-        if len(years) < min_years or len(rows) < int(cfg["min_picks"]):
+        if len(years) < min_years or len(rows) < int(settings["min_picks"]):
             continue
         start, end = ordinal_to_date(lib.day[rows].min()), ordinal_to_date(lib.day[rows].max())
         reason = (f"people: {plural(len(rows), 'photo')} of {name} over {len(years)} years "
@@ -45,9 +45,9 @@ def find_people(lib: Library, cfg: dict[str, Any]) -> list[Candidate]:
         present = [p for p in pids if p in named]
         for pair in combinations(sorted(present), 2):
             together[pair] += 1
-    me = (cfg.get("me") or "").strip().casefold()
-    pairs = [(pair, n) for pair, n in together.most_common() if n >= int(cfg["pair_min_photos"])]
-    for (a, b), n in pairs[: int(cfg["pair_max"])]:
+    me = settings["me"].strip().casefold()
+    pairs = [(pair, n) for pair, n in together.most_common() if n >= int(settings["pair_min_photos"])]
+    for (a, b), n in pairs[: int(settings["pair_max"])]:
         rows = np.intersect1d(lib.person_rows[a], lib.person_rows[b])
         names = [named[a], named[b]]
         if me and me in (names[0].casefold(), names[1].casefold()):

@@ -40,7 +40,7 @@ def _dated_folder(rel: str, year: int) -> tuple[str, bool]:
     return "/".join(parts), False
 
 
-def find_periods(lib: Library, cfg: dict[str, Any]) -> list[Candidate]:
+def find_periods(lib: Library, settings: dict[str, Any]) -> list[Candidate]:
     if not lib.imprecise_paths:
         return []
     namer = AlbumNamer(lib.albums)
@@ -55,7 +55,7 @@ def find_periods(lib: Library, cfg: dict[str, Any]) -> list[Candidate]:
         by_folder_name[(root, folder, year)] = named
 
     found: list[Candidate] = []
-    minimum = max(PERIOD_MIN_PHOTOS, int(cfg.get("min_picks", PERIOD_MIN_PHOTOS)))
+    minimum = max(PERIOD_MIN_PHOTOS, int(settings["min_picks"]))
     for (root, folder, year), members in sorted(groups.items()):
         if len(members) < minimum:
             continue

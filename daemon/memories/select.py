@@ -22,14 +22,16 @@ import logging
 import time
 from collections import Counter, defaultdict
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
 from sqlite_utils import Database
 
 from homeroll.daemon.config import Config
+from homeroll.daemon.ingest.geocode import lookup_place
 from homeroll.daemon.memories.albums import TITLED_KINDS, AlbumNamer, titled
-from homeroll.daemon.memories.curate import curate
+from homeroll.daemon.memories.curate import Curation, curate
 from homeroll.daemon.memories.gatherings import find_gatherings
 from homeroll.daemon.memories.home import infer_homes
 from homeroll.daemon.memories.library import Library, load_library, sessions
@@ -37,7 +39,7 @@ from homeroll.daemon.memories.model import Candidate
 from homeroll.daemon.memories.occasions import find_birthdays, find_holidays, find_on_this_day
 from homeroll.daemon.memories.people import find_people
 from homeroll.daemon.memories.periods import find_periods
-from homeroll.daemon.memories.titles import PlaceNamer
+from homeroll.daemon.memories.titles import PlaceAt, PlaceNamer
 from homeroll.daemon.memories.trips import find_trips
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import memories as store_memories
@@ -47,42 +49,46 @@ log = logging.getLogger(__name__)
 __all__ = ["run_selection", "propose"]
 
 
-def propose(lib: Library, cfg: dict[str, Any], today: date) -> tuple[list[Candidate], dict[str, Any]]:
-    """Every candidate the rules find, before identities and curation; plus facts for the summary."""
+def propose(lib: Library, settings: dict[str, Any], today: date,
+            place_at: PlaceAt) -> tuple[list[Candidate], dict[str, Any]]:
+    """Every candidate the rules find, before identities and curation; plus facts for the summary.
+
+    ``settings`` is the ``[memories]`` section; ``place_at`` names positions without a stored place.
+    """
     full = lib
     lib, day_rows = full.day_based()
-    homes = infer_homes(lib, cfg)
+    homes = infer_homes(lib, settings, place_at)
     dist = homes.distance_km(lib)
-    namer = PlaceNamer(lib)
+    namer = PlaceNamer(lib, place_at)
 
     def country_for(ordinal: int) -> str | None:
         idx = int(homes.index_for(np.array([ordinal]))[0]) if homes.homes else -1
-        return homes.homes[idx].country_code if idx >= 0 else (cfg.get("home_country") or None)
+        return homes.homes[idx].country_code if idx >= 0 else (settings["home_country"] or None)
 
-    trips, outs = find_trips(lib, dist, namer, country_for, cfg)
+    trips, outs = find_trips(lib, dist, namer, country_for, settings)
     taken = np.zeros(len(lib), dtype=bool)
     for c in (*trips, *outs):
         taken[c.rows] = True
-    gatherings = find_gatherings(lib, dist, taken, cfg)
-    session_of = sessions(lib.t, float(cfg["gathering_gap_minutes"]) * 60)
-    birthdays = find_birthdays(lib, session_of, cfg)
+    gatherings = find_gatherings(lib, dist, taken, settings)
+    session_of = sessions(lib.t, float(settings["gathering_gap_minutes"]) * 60)
+    birthdays = find_birthdays(lib, session_of, settings)
     if birthdays:
         # a party for a birthday is that birthday, not also a gathering or a holiday
         in_birthday = np.zeros(len(lib), dtype=bool)
         for b in birthdays:
             in_birthday[b.rows] = True
         gatherings = [g for g in gatherings if np.count_nonzero(in_birthday[g.rows]) * 2 < len(g.rows)]
-    holidays, gatherings = find_holidays(lib, dist, taken, gatherings, country_for, cfg)
+    holidays, gatherings = find_holidays(lib, dist, taken, gatherings, country_for, settings)
     if birthdays:
         holidays = [h for h in holidays if np.count_nonzero(in_birthday[h.rows]) * 2 < len(h.rows)]
-    on_this_day = find_on_this_day(lib, today, cfg)
+    on_this_day = find_on_this_day(lib, today, settings)
     if lib is not full:
         # the day rules ran on the day-precise rows; candidates hold rows of the full library
         for c in (*trips, *outs, *gatherings, *holidays, *birthdays, *on_this_day):
             c.rows = day_rows[c.rows]
     # a year is enough to place a photo in "Anna through the years"
-    people = find_people(full, cfg)
-    periods = find_periods(full, cfg)
+    people = find_people(full, settings)
+    periods = find_periods(full, settings)
     claimed = np.zeros(len(full), dtype=bool)
     for c in (*trips, *outs, *gatherings, *holidays, *birthdays):
         claimed[c.rows] = True
@@ -94,6 +100,17 @@ def propose(lib: Library, cfg: dict[str, Any], today: date) -> tuple[list[Candid
 
 def _match(candidates: list[Candidate], existing: list[dict[str, Any]], ids: np.ndarray) -> dict[int, dict]:
     """candidate index -> existing memory: by key first, then by most shared members within a kind."""
+    matched = _match_by_key(candidates, existing)
+    used = {m["id"] for m in matched.values()}
+    by_id = {m["id"]: m for m in existing}
+    for _, i, memory_id in sorted(_overlaps(candidates, existing, ids, matched), key=lambda p: (-p[0], p[1], p[2])):
+        if i not in matched and memory_id not in used:
+            matched[i] = by_id[memory_id]
+            used.add(memory_id)
+    return matched
+
+
+def _match_by_key(candidates: list[Candidate], existing: list[dict[str, Any]]) -> dict[int, dict]:
     by_key = {m["stable_key"]: m for m in existing}
     matched: dict[int, dict] = {}
     used: set[int] = set()
@@ -102,13 +119,19 @@ def _match(candidates: list[Candidate], existing: list[dict[str, Any]], ids: np.
         if m is not None and m["kind"] == c.kind and m["id"] not in used:
             matched[i] = m
             used.add(m["id"])
+    return matched
+
+
+def _overlaps(candidates: list[Candidate], existing: list[dict[str, Any]], ids: np.ndarray,
+              matched: dict[int, dict]) -> list[tuple[int, int, int]]:
+    """(shared members, candidate index, memory id) for each span candidate and memory of its kind not yet matched."""
+    used = {m["id"] for m in matched.values()}
     holders: dict[int, list[dict]] = defaultdict(list)
     for m in existing:
         if m["id"] not in used:
             for item_id in m["members"]:
                 holders[item_id].append(m)
     pairs: list[tuple[int, int, int]] = []
-    by_id = {m["id"]: m for m in existing}
     for i, c in enumerate(candidates):
         if i in matched or not c.match_by_overlap:
             continue
@@ -117,101 +140,129 @@ def _match(candidates: list[Candidate], existing: list[dict[str, Any]], ids: np.
             for m in holders.get(item_id, ()):
                 if m["kind"] == c.kind:
                     shared[m["id"]] += 1
-        pairs.extend((n, i, mid) for mid, n in shared.items())
-    for _, i, mid in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
-        if i not in matched and mid not in used:
-            matched[i] = by_id[mid]
-            used.add(mid)
-    return matched
+        pairs.extend((n, i, memory_id) for memory_id, n in shared.items())
+    return pairs
+
+
+def _removed_ids(m: dict[str, Any] | None) -> set[int]:
+    """The items the user took out of a memory: they stay out of every later version of it."""
+    return {item_id for item_id, member in (m["members"].items() if m else ()) if member.removed_by_user}
 
 
 def _user_edited(m: dict[str, Any]) -> bool:
-    return bool(m.get("user_title") or m.get("user_cover_item")
-                or any(v[2] for v in m["members"].values()))
+    return bool(m.get("user_title") or m.get("user_cover_item") or _removed_ids(m))
+
+
+class _Writer:
+    """Stores each candidate against the memory it matched, so the user's word wins; counts what it did."""
+
+    def __init__(self, db: Database, lib: Library, settings: dict[str, Any], existing: list[dict[str, Any]]) -> None:
+        self.db, self.lib, self.settings = db, lib, settings
+        self.row_of = lib.row_of()
+        self.keys_taken = {m["stable_key"] for m in existing}
+        self.albums = AlbumNamer(lib.albums)
+        self.seen: set[int] = set()  # ids of the memories some candidate still proposes
+        self.summary: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "dropped": 0, "offered": 0,
+                                        "rejected_kept_out": 0, "by_kind": Counter()}
+
+    def write(self, c: Candidate, m: dict[str, Any] | None) -> None:
+        member_ids = [int(x) for x in self.lib.ids[c.rows]]
+        if m is not None:
+            self.seen.add(m["id"])
+            if m["status"] == "rejected":
+                self.summary["rejected_kept_out"] += 1
+                return
+            if m["status"] in ("approved", "exported"):
+                self._offer(m, c.kind, member_ids)
+                return
+        removed_ids = _removed_ids(m)
+        removed_rows = {self.row_of[x] for x in removed_ids if x in self.row_of}
+        curation = curate(self.lib, c.rows, self.settings, spread=c.spread, removed_rows=removed_rows)
+        if curation is None:
+            if m is not None:
+                self.seen.discard(m["id"])  # no longer proposable: treated as stale below
+            return
+        self.summary["by_kind"][c.kind] += 1
+        members = [x for x in member_ids if x not in removed_ids]
+        picks = [int(self.lib.ids[r]) for r in curation.picks]
+        fields = self._fields(c, curation, picks)
+        if m is None:
+            self._insert(c.key, fields, members, picks)
+        else:
+            self._update(m, fields, members, picks)
+
+    def _offer(self, m: dict[str, Any], kind: str, member_ids: list[int]) -> None:
+        """An approved or exported memory keeps its picks; photos new to it are only offered."""
+        new = [x for x in member_ids if x not in m["members"]]
+        if new:
+            store_memories.offer_items(self.db, m["id"], new)
+            self.summary["offered"] += len(new)
+            self.summary["updated"] += 1
+        else:
+            self.summary["unchanged"] += 1
+        self.summary["by_kind"][kind] += 1
+
+    def _fields(self, c: Candidate, curation: Curation, picks: list[int]) -> dict[str, Any]:
+        title, reason = c.title, c.reason
+        if c.kind in TITLED_KINDS:
+            # the picks, not all members: the title should name what the memory shows
+            hint = self.albums.hint(store_memories.folder_paths(self.db, picks), picks, c.start, c.end)
+            if hint is not None:
+                album, in_album = hint
+                title, reason = titled(c, album, in_album, len(picks))
+        return {
+            "kind": c.kind, "title": title, "start": c.start.isoformat(), "end": c.end.isoformat(),
+            "place": c.place, "people": json.dumps(c.people, ensure_ascii=False),
+            "score": round(float(c.score), 3), "reason": reason, "cover_item": int(self.lib.ids[curation.cover]),
+        }
+
+    def _insert(self, natural_key: str, fields: dict[str, Any], members: list[int], picks: list[int]) -> None:
+        key = natural_key
+        suffix = 2
+        while key in self.keys_taken:
+            key = f"{natural_key}#{suffix}"
+            suffix += 1
+        self.keys_taken.add(key)
+        store_memories.insert_memory(self.db, key, fields, members, picks)
+        self.summary["created"] += 1
+
+    def _update(self, m: dict[str, Any], fields: dict[str, Any], members: list[int], picks: list[int]) -> None:
+        by_rank = sorted(m["members"].items(), key=lambda kv: (kv[1].rank is None, kv[1].rank))
+        old_picks = [x for x, member in by_rank if member.picked and not member.removed_by_user]
+        old_members = {x for x, member in m["members"].items() if not member.removed_by_user}
+        if all(m.get(k) == v for k, v in fields.items()) and old_picks == picks and old_members == set(members):
+            self.summary["unchanged"] += 1
+            return
+        store_memories.update_fields(self.db, m["id"], fields)
+        store_memories.replace_members(self.db, m["id"], members, picks)
+        self.summary["updated"] += 1
+
+    def drop_stale(self, existing: list[dict[str, Any]]) -> None:
+        """Suggestions no rule proposes any more go, unless the user edited them."""
+        stale = [m["id"] for m in existing
+                 if m["id"] not in self.seen and m["status"] == "suggested" and not _user_edited(m)]
+        store_memories.delete_memories(self.db, stale)
+        self.summary["dropped"] = len(stale)
 
 
 def run_selection(cfg: Config, db: Database, *, today: date | None = None) -> dict[str, Any]:
     """Propose memories from the DB; returns {created, updated, unchanged, dropped, by_kind, ...}."""
     started = time.perf_counter()
-    mcfg = cfg["memories"]
+    settings = cfg["memories"]
     today = today or datetime.now(cfg.zone).date()
-    lib = load_library(db, home_tz=cfg.home_tz, excluded_folders=list(mcfg.get("excluded_folders") or []))
-    candidates, facts = propose(lib, mcfg, today)
+    lib = load_library(db, home_tz=cfg.home_tz, excluded_folders=list(settings["excluded_folders"]))
+    # places for positions without a stored one come from ingest's geocoder, so titles and items agree
+    candidates, facts = propose(lib, settings, today, partial(lookup_place, cfg, db))
     existing = store_memories.existing_memories(db)
     matched = _match(candidates, existing, lib.ids)
-    row_of = lib.row_of()
-    keys_taken = {m["stable_key"] for m in existing}
-    summary: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "dropped": 0, "offered": 0,
-                               "rejected_kept_out": 0, "by_kind": Counter()}
-    seen: set[int] = set()
-    albums = AlbumNamer(lib.albums)
+    writer = _Writer(db, lib, settings, existing)
     with db.atomic():
         for i, c in enumerate(candidates):
-            m = matched.get(i)
-            member_ids = [int(x) for x in lib.ids[c.rows]]
-            if m is not None:
-                seen.add(m["id"])
-                if m["status"] == "rejected":
-                    summary["rejected_kept_out"] += 1
-                    continue
-                if m["status"] in ("approved", "exported"):
-                    new = [x for x in member_ids if x not in m["members"]]
-                    if new:
-                        store_memories.offer_items(db, m["id"], new)
-                        summary["offered"] += len(new)
-                        summary["updated"] += 1
-                    else:
-                        summary["unchanged"] += 1
-                    summary["by_kind"][c.kind] += 1
-                    continue
-            removed_ids = {x for x, v in (m["members"].items() if m else ()) if v[2]}
-            removed_rows = {row_of[x] for x in removed_ids if x in row_of}
-            curation = curate(lib, c.rows, mcfg, spread=c.spread, removed_rows=removed_rows)
-            if curation is None:
-                if m is not None:
-                    seen.discard(m["id"])  # no longer proposable: treated as stale below
-                continue
-            summary["by_kind"][c.kind] += 1
-            members = [x for x in member_ids if x not in removed_ids]
-            picks = [int(lib.ids[r]) for r in curation.picks]
-            title, reason = c.title, c.reason
-            if c.kind in TITLED_KINDS:
-                # the picks, not all members: the title should name what the memory shows
-                hint = albums.hint(store_memories.primary_paths(db, picks), picks, c.start, c.end)
-                if hint is not None:
-                    title, reason = titled(c, hint[0], hint[1], len(picks))
-            fields = {
-                "kind": c.kind, "title": title, "start": c.start.isoformat(), "end": c.end.isoformat(),
-                "place": c.place, "people": json.dumps(c.people, ensure_ascii=False),
-                "score": round(float(c.score), 3), "reason": reason, "cover_item": int(lib.ids[curation.cover]),
-            }
-            if m is None:
-                key = c.key
-                suffix = 2
-                while key in keys_taken:
-                    key = f"{c.key}#{suffix}"
-                    suffix += 1
-                keys_taken.add(key)
-                store_memories.insert_memory(db, key, fields, members, picks)
-                summary["created"] += 1
-                continue
-            old_picks = [x for x, v in sorted(m["members"].items(), key=lambda kv: (kv[1][1] is None, kv[1][1]))
-                         if v[0] and not v[2]]
-            old_members = {x for x, v in m["members"].items() if not v[2]}
-            same = (all(m.get(k) == v for k, v in fields.items())
-                    and old_picks == picks and old_members == set(members))
-            if same:
-                summary["unchanged"] += 1
-                continue
-            store_memories.update_fields(db, m["id"], fields)
-            store_memories.replace_members(db, m["id"], members, picks)
-            summary["updated"] += 1
-        stale = [m["id"] for m in existing
-                 if m["id"] not in seen and m["status"] == "suggested" and not _user_edited(m)]
-        store_memories.delete_memories(db, stale)
-        summary["dropped"] = len(stale)
+            writer.write(c, matched.get(i))
+        writer.drop_stale(existing)
         store_items.kv_set(db, "memories.homes", json.dumps(facts["homes"]))
         store_items.kv_set(db, "memories.last_run", store_items.now_iso())
+    summary = writer.summary
     summary["by_kind"] = dict(summary["by_kind"])
     summary["items"] = facts["items"]
     summary["homes"] = facts["homes"]

@@ -1,14 +1,14 @@
 """Titles and explanations a person would write: "Lisbon & Sintra, Aug 2023", "Anna's 7th birthday".
 
 Place names come from the places table (items.place_id, filled by the ingest geocoder). Rows that
-have GPS but no place are looked up with the offline geocoder, when it is installed.
+have GPS but no place are looked up through the same geocoder and settings (``ingest.geocode.lookup_place``),
+so a title never names a place differently from the items' own place.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -16,7 +16,8 @@ import numpy as np
 
 from homeroll.daemon.memories.library import Library
 
-log = logging.getLogger(__name__)
+#: (lat, lon) -> {city, region, country, country_code}: ingest's lookup_place bound to the config and DB.
+PlaceAt = Callable[[float, float], dict[str, Any]]
 
 #: A city is named in a title when it holds at least this share of the placed photos.
 CITY_SHARE = 0.12
@@ -85,34 +86,21 @@ def plural(n: int, word: str) -> str:
 
 
 class PlaceNamer:
-    """Names the places of a set of rows, caching offline-geocoder look-ups for rows without a place."""
+    """Names the places of a set of rows: their stored place first, else ``place_at`` (cached per ~5 km cell)."""
 
-    def __init__(self, lib: Library) -> None:
+    def __init__(self, lib: Library, place_at: PlaceAt) -> None:
         self.lib = lib
-        self._geo: Any = None
-        self._geo_failed = False
-        self._cache: dict[tuple[int, int], dict[str, Any] | None] = {}
+        self._place_at = place_at
+        self._cache: dict[tuple[int, int], dict[str, Any]] = {}
 
-    def _lookup(self, lat: float, lon: float) -> dict[str, Any] | None:
+    def _lookup(self, lat: float, lon: float) -> dict[str, Any]:
         key = (round(lat * 20), round(lon * 20))  # ~5 km cells
-        if key in self._cache:
-            return self._cache[key]
-        place = None
-        if not self._geo_failed:
-            try:
-                if self._geo is None:
-                    from homeroll.daemon.ingest.places import offline_geocoder
-
-                    self._geo = offline_geocoder()
-                place = self._geo.lookup(lat, lon)
-            except Exception as exc:  # noqa: BLE001 - optional: without it, titles use distances
-                log.debug("offline geocoder unavailable: %s", exc)
-                self._geo_failed = True
-        self._cache[key] = place
-        return place
+        if key not in self._cache:
+            self._cache[key] = self._place_at(lat, lon)
+        return self._cache[key]
 
     def places_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
-        """One place dict per row that has a place (from the places table, else the geocoder)."""
+        """One place dict per row that has a place (its stored place_id, else the geocoder)."""
         lib = self.lib
         out: list[dict[str, Any]] = []
         unplaced: list[int] = []
@@ -126,9 +114,7 @@ class PlaceNamer:
             # sample: a title needs the big picture, not every photo
             step = max(1, len(unplaced) // 200)
             for row in unplaced[::step]:
-                place = self._lookup(float(lib.lat[row]), float(lib.lon[row]))
-                if place:
-                    out.extend([place] * step)
+                out.extend([self._lookup(float(lib.lat[row]), float(lib.lon[row]))] * step)
         return out
 
     def describe(self, rows: np.ndarray, home_cc: str | None) -> tuple[str | None, str | None, list[str]]:

@@ -10,7 +10,7 @@ the run when they fall between the last photo at home before it and the first ph
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,12 +41,12 @@ def _runs(away_days: np.ndarray, home_days: set[int], max_gap: int) -> Iterator[
         yield run
 
 
-def find_trips(lib: Library, dist: np.ndarray, namer: PlaceNamer, home_cc_for: Any,
-               cfg: dict[str, Any]) -> tuple[list[Candidate], list[Candidate]]:
+def find_trips(lib: Library, dist: np.ndarray, namer: PlaceNamer, home_cc_for: Callable[[int], str | None],
+               settings: dict[str, Any]) -> tuple[list[Candidate], list[Candidate]]:
     """(trips, days out). ``home_cc_for(ordinal)`` gives the home country code of a day."""
-    min_km = float(cfg["trip_min_km"])
-    max_gap = int(cfg["trip_max_gap_days"])
-    burst = float(cfg["burst_seconds"])
+    min_km = float(settings["trip_min_km"])
+    max_gap = int(settings["trip_max_gap_days"])
+    burst = float(settings["burst_seconds"])
     gps = ~np.isnan(dist)
     away = gps & (dist > min_km)
     at_home = gps & (dist <= min_km)
@@ -69,7 +69,7 @@ def find_trips(lib: Library, dist: np.ndarray, namer: PlaceNamer, home_cc_for: A
         rows = np.union1d(away_rows, loose)
         start, end = ordinal_to_date(lib.day[rows].min()), ordinal_to_date(lib.day[rows].max())
         is_trip = run.last_day > run.first_day
-        minimum = int(cfg["trip_min_photos"] if is_trip else cfg["day_out_min_photos"])
+        minimum = int(settings["trip_min_photos"] if is_trip else settings["day_out_min_photos"])
         count = moments(lib, rows, burst)
         if count < minimum:
             continue

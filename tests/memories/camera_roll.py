@@ -7,263 +7,19 @@ Ben's birthdays, Christmas Eve and New Year's Eve. 20% of trip photos have no GP
 bursts of near-identical frames are taken at parties and on trips, and screenshots and WhatsApp
 images with perfect quality scores are sprinkled everywhere (they must never be picked).
 
-``generate(db, seed, root=...)`` returns the :class:`Truth` the tests compare against.
+``generate(db, seed, root=...)`` plans the roll (``roll_plan``), writes it the way the indexer and the faces
+job would, and returns the :class:`Truth` the tests compare against.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date
 from zoneinfo import ZoneInfo
 
 from homeroll.daemon.store import items as store_items
-
-# name: (lat, lon, city, region, country, country_code, tz)
-CITIES = {
-    "berlin": (52.5200, 13.4050, "Berlin", "Berlin", "Germany", "DE", "Europe/Berlin"),
-    "potsdam": (52.3906, 13.0645, "Potsdam", "Brandenburg", "Germany", "DE", "Europe/Berlin"),
-    "hamburg": (53.5511, 9.9937, "Hamburg", "Hamburg", "Germany", "DE", "Europe/Berlin"),
-    "norderstedt": (53.7064, 10.0105, "Norderstedt", "Schleswig-Holstein", "Germany", "DE", "Europe/Berlin"),
-    "leipzig": (51.3397, 12.3731, "Leipzig", "Saxony", "Germany", "DE", "Europe/Berlin"),
-    "luebeck": (53.8655, 10.6866, "Lübeck", "Schleswig-Holstein", "Germany", "DE", "Europe/Berlin"),
-    "munich": (48.1351, 11.5820, "Munich", "Bavaria", "Germany", "DE", "Europe/Berlin"),
-    "lisbon": (38.7223, -9.1393, "Lisbon", "Lisbon", "Portugal", "PT", "Europe/Lisbon"),
-    "sintra": (38.8029, -9.3817, "Sintra", "Lisbon", "Portugal", "PT", "Europe/Lisbon"),
-    "tokyo": (35.6762, 139.6503, "Tokyo", "Tokyo", "Japan", "JP", "Asia/Tokyo"),
-    "kyoto": (35.0116, 135.7681, "Kyoto", "Kyoto", "Japan", "JP", "Asia/Tokyo"),
-    "osaka": (34.6937, 135.5023, "Osaka", "Osaka", "Japan", "JP", "Asia/Tokyo"),
-    "new_york": (40.7128, -74.0060, "New York", "New York", "United States", "US", "America/New_York"),
-}
-
-# destination: (cities with their share of days, days, expected title words, domestic)
-DESTINATIONS = {
-    "lisbon": ([("lisbon", 3), ("sintra", 2)], 5, ["Lisbon", "Sintra"], False),
-    "japan": ([("tokyo", 4), ("kyoto", 3), ("osaka", 2)], 9, ["Japan"], False),
-    "new_york": ([("new_york", 6)], 6, ["New York"], False),
-    "munich": ([("munich", 3)], 3, ["Munich"], True),
-}
-
-PEOPLE = {"Anna": "2017-05-14", "Ben": "1985-09-03", "Clara": "03-21"}
-
-
-@dataclass
-class TruthTrip:
-    start: date
-    end: date
-    words: list[str]
-    domestic: bool
-    item_ids: list[int] = field(default_factory=list)
-
-
-@dataclass
-class Truth:
-    seed: int
-    home_country: str = "DE"
-    move_date: date | None = None
-    trips: list[TruthTrip] = field(default_factory=list)
-    day_outs: list[date] = field(default_factory=list)
-    commute_days: list[date] = field(default_factory=list)
-    gatherings: list[date] = field(default_factory=list)
-    holidays: list[tuple[date, str]] = field(default_factory=list)
-    birthdays: list[tuple[str, date]] = field(default_factory=list)
-    bursts: list[list[int]] = field(default_factory=list)
-    screenshots: list[int] = field(default_factory=list)
-    messenger: list[int] = field(default_factory=list)
-    people: dict[str, int] = field(default_factory=dict)
-    unnamed_person: int | None = None
-    items: int = 0
-    faces: int = 0
-    first_day: date | None = None
-    last_day: date | None = None
-
-
-@dataclass
-class Shot:
-    local: datetime
-    tz: str
-    city: str | None          # None = no GPS
-    kind: str = "photo"
-    quality: float = 0.5
-    phash: int = 0
-    people: tuple[str, ...] = ()
-    messenger: bool = False
-    burst: int | None = None  # burst number
-    trip: int | None = None   # trip number
-    jitter_km: float = 1.0
-
-
-class _Roll:
-    def __init__(self, seed: int, start: date, years: int, density: float) -> None:
-        self.rng = random.Random(seed)
-        self.start = start
-        self.end = date(start.year + years, start.month, start.day) - timedelta(days=1)
-        self.density = density
-        self.shots: list[Shot] = []
-        self.busy: set[date] = set()
-        self.truth = Truth(seed=seed, first_day=start, last_day=self.end)
-        self.move = date(start.year + years // 2, 7, 1) if years >= 2 else None
-        self.truth.move_date = self.move
-        self.bursts = 0
-
-    # -- helpers ------------------------------------------------------------------------------------
-    def home(self, day: date) -> str:
-        return "hamburg" if self.move and day >= self.move else "berlin"
-
-    def work(self, day: date) -> str:
-        return "norderstedt" if self.move and day >= self.move else "potsdam"
-
-    def n(self, lo: int, hi: int) -> int:
-        return max(1, round(self.rng.randint(lo, hi) * self.density))
-
-    def hash(self) -> int:
-        return self.rng.getrandbits(64) | 1
-
-    def at(self, day: date, hour: float) -> datetime:
-        return datetime(day.year, day.month, day.day) + timedelta(seconds=int(hour * 3600))
-
-    def faces(self, p: float = 0.3) -> tuple[str, ...]:
-        who = []
-        for name, chance in (("Anna", p), ("Ben", p * 0.7), ("Clara", p * 0.3), ("?", p * 0.2)):
-            if self.rng.random() < chance:
-                who.append(name)
-        return tuple(who)
-
-    def burst(self, local: datetime, tz: str, city: str | None, trip: int | None = None,
-              people: tuple[str, ...] = ()) -> None:
-        self.bursts += 1
-        base = self.hash()
-        for i in range(self.rng.randint(4, 8)):
-            flipped = base
-            for _ in range(self.rng.randint(0, 3)):
-                flipped ^= 1 << self.rng.randrange(64)
-            self.shots.append(Shot(local + timedelta(milliseconds=350 * i), tz, city, quality=self.rng.uniform(0.5, 0.9),
-                                   phash=flipped, people=people, burst=self.bursts, trip=trip))
-
-    def session(self, day: date, hour: float, hours: float, count: int, city: str | None, tz: str, *,
-                gps_share: float = 0.9, people_p: float = 0.3, trip: int | None = None, bursts: int = 0,
-                jitter_km: float = 1.0) -> None:
-        times = sorted(self.rng.uniform(hour, hour + hours) for _ in range(count))
-        for t in times:
-            local = self.at(day, t)
-            located = city if self.rng.random() < gps_share else None
-            kind = "video" if self.rng.random() < 0.05 else "photo"
-            self.shots.append(Shot(local, tz, located, kind=kind, quality=self.rng.uniform(0.2, 0.95),
-                                   phash=self.hash(), people=self.faces(people_p), trip=trip, jitter_km=jitter_km))
-        for _ in range(bursts):
-            local = self.at(day, self.rng.uniform(hour, hour + hours))
-            self.burst(local, tz, city if self.rng.random() < gps_share else None, trip, self.faces(people_p))
-
-    def free(self, day: date, margin: int = 1) -> bool:
-        return all(day + timedelta(days=k) not in self.busy for k in range(-margin, margin + 1))
-
-    def reserve(self, first: date, last: date) -> None:
-        d = first
-        while d <= last:
-            self.busy.add(d)
-            d += timedelta(days=1)
-
-    # -- events -------------------------------------------------------------------------------------
-    def plan(self) -> None:
-        rng = self.rng
-        for year in range(self.start.year, self.end.year + 1):
-            # holidays and birthdays first: they are fixed in the calendar
-            for d, hour, hours, count, name in ((date(year, 12, 24), 15.5, 6, 30, "Christmas Eve"),
-                                                (date(year, 12, 31), 20.5, 4.2, 22, "New Year's Eve")):
-                if self.start <= d and d + timedelta(days=1) <= self.end:
-                    city = self.home(d)
-                    self.session(d, hour, hours, self.n(count, count + 10), city, "Europe/Berlin", people_p=0.5,
-                                 bursts=1)
-                    self.truth.holidays.append((d, name))
-                    self.reserve(d - timedelta(days=1), d + timedelta(days=1))
-            for name in ("Anna", "Ben"):
-                month, day = map(int, PEOPLE[name][-5:].split("-"))
-                d = date(year, month, day)
-                if not (self.start <= d <= self.end) or not self.free(d, 2):
-                    continue
-                city = self.home(d)
-                self.session(d, 14, 4, self.n(28, 40), city, "Europe/Berlin", people_p=0.3, bursts=2)
-                # the birthday person is on most party photos
-                for shot in self.shots[-45:]:
-                    if shot.local.date() == d and rng.random() < 0.6 and name not in shot.people:
-                        shot.people = (*shot.people, name)
-                self.truth.birthdays.append((name, d))
-                self.reserve(d - timedelta(days=2), d + timedelta(days=2))
-            # trips
-            chosen = rng.sample(sorted(DESTINATIONS), 3)
-            months = sorted(rng.sample([3, 4, 6, 7, 8, 10], 3))
-            for dest, month in zip(chosen, months, strict=True):
-                cities, days, words, domestic = DESTINATIONS[dest]
-                first = date(year, month, rng.randint(2, 14))
-                last = first + timedelta(days=days - 1)
-                if first < self.start or last > self.end or not self.free(first, 3) or not self.free(last, 3):
-                    continue
-                if self.move and first <= self.move <= last + timedelta(days=3):
-                    continue
-                self.trip(first, days, cities, words, domestic)
-            # day outs (weekends, away from everything)
-            for _ in range(2):
-                for _attempt in range(20):
-                    d = date(year, rng.randint(2, 11), rng.randint(1, 28))
-                    if d.weekday() >= 5 and self.free(d, 3) and self.start <= d <= self.end:
-                        break
-                else:
-                    continue
-                target = "luebeck" if self.home(d) == "hamburg" else "leipzig"
-                self.session(d, 8.0, 0.5, 2, self.home(d), "Europe/Berlin")
-                self.session(d, 10.5, 6.5, self.n(15, 25), target, "Europe/Berlin", gps_share=0.85, bursts=1,
-                             jitter_km=3)
-                self.session(d, 20.0, 1.0, 2, self.home(d), "Europe/Berlin")
-                self.truth.day_outs.append(d)
-                self.reserve(d - timedelta(days=1), d + timedelta(days=1))
-            # parties at home on Saturdays
-            for _ in range(4):
-                for _attempt in range(30):
-                    d = date(year, rng.randint(1, 11), rng.randint(1, 28))
-                    if d.weekday() == 5 and self.free(d, 3) and self.start <= d <= self.end:
-                        break
-                else:
-                    continue
-                self.session(d, 15, 3.5, self.n(30, 50), self.home(d), "Europe/Berlin", people_p=0.5, bursts=2)
-                self.truth.gatherings.append(d)
-                self.reserve(d - timedelta(days=1), d + timedelta(days=1))
-        self.ordinary_days()
-
-    def trip(self, first: date, days: int, cities: list[tuple[str, int]], words: list[str], domestic: bool) -> None:
-        number = len(self.truth.trips)
-        truth = TruthTrip(first, first + timedelta(days=days - 1), words, domestic)
-        self.truth.trips.append(truth)
-        self.reserve(first - timedelta(days=1), truth.end + timedelta(days=1))
-        # the morning of departure at home (with GPS), then the destination
-        home = self.home(first)
-        self.session(first, 7.0, 1.0, 2, home, "Europe/Berlin")
-        schedule = [city for city, share in cities for _ in range(share)]
-        skip = self.rng.randrange(2, days - 1) if days >= 7 else None  # one day without photos
-        for i in range(days):
-            if i == skip:
-                continue
-            city = schedule[min(i * len(schedule) // days, len(schedule) - 1)]
-            tz = CITIES[city][6]
-            start_hour = 13.0 if i == 0 else 9.0
-            self.session(first + timedelta(days=i), start_hour, 10.0 if i else 8.0, self.n(15, 30), city, tz,
-                         gps_share=0.8, people_p=0.3, trip=number, bursts=1 if i % 2 == 0 else 0, jitter_km=4)
-        # back home: the next day has GPS photos at home
-        self.session(truth.end + timedelta(days=1), 18.0, 2.0, 3, self.home(truth.end), "Europe/Berlin")
-
-    def ordinary_days(self) -> None:
-        d = self.start
-        while d <= self.end:
-            if d not in self.busy:
-                if self.rng.random() < 0.55:
-                    for _ in range(self.rng.randint(1, 2)):
-                        self.session(d, self.rng.uniform(8, 20), 1.0, self.n(1, 5), self.home(d), "Europe/Berlin",
-                                     gps_share=0.85, people_p=0.25)
-                if d.weekday() < 5 and self.rng.random() < 0.2:
-                    self.session(d, 12.0, 1.0, self.n(1, 2), self.work(d), "Europe/Berlin", gps_share=1.0,
-                                 people_p=0.05)
-                    self.truth.commute_days.append(d)
-            d += timedelta(days=1)
+from tests.memories.roll_plan import CITIES, PEOPLE, Roll, Shot, Truth
 
 
 def _jitter(rng: random.Random, lat: float, lon: float, km: float) -> tuple[float, float]:
@@ -277,98 +33,105 @@ def generate(db, seed: int = 1, *, root: str = "/library", start: date = date(20
     ``named=False`` leaves every person unnamed (as before anyone named faces in the TUI);
     ``extras`` adds screenshots, messenger images and a few undated files.
     """
-    roll = _Roll(seed, start, years, density)
+    roll = Roll(seed, start, years, density)
     roll.plan()
-    rng = roll.rng
-    truth = roll.truth
-    shots = roll.shots
     if extras:
-        day = start
-        while day <= roll.end:
-            if rng.random() < 0.15:
-                shots.append(Shot(roll.at(day, rng.uniform(8, 22)), "Europe/Berlin", None, kind="screenshot",
-                                  quality=0.99, phash=roll.hash()))
-            if rng.random() < 0.15 or day in roll.busy and rng.random() < 0.5:
-                shots.append(Shot(roll.at(day, rng.uniform(8, 22)), "Europe/Berlin", None, messenger=True,
-                                  quality=0.99, phash=roll.hash(), people=roll.faces(0.4)))
-            day += timedelta(days=1)
-
-    place_ids: dict[str, int] = {}
-    person_ids: dict[str, int] = {}
-    now = store_items.now_iso()
+        roll.extras()
     with db.atomic():
-        for name, birthday in PEOPLE.items():
-            cur = db.execute("INSERT INTO people (name, birthday, created_at) VALUES (?, ?, ?)",
-                             [name if named else None, birthday if named else None, now])
-            person_ids[name] = cur.lastrowid
-        cur = db.execute("INSERT INTO people (name, birthday, created_at) VALUES (NULL, NULL, ?)", [now])
-        person_ids["?"] = cur.lastrowid
-        truth.unnamed_person = person_ids["?"]
-        truth.people = {k: v for k, v in person_ids.items() if k != "?"}
+        person_ids = _people(db, roll.truth, named)
         store_items.set_root(db, root, state="online")
-        bursts: dict[int, list[int]] = {}
-        shots.sort(key=lambda s: s.local.replace(tzinfo=ZoneInfo(s.tz)))
-        for n, shot in enumerate(shots):
-            zone = ZoneInfo(shot.tz)
-            aware = shot.local.replace(tzinfo=zone)
-            offset = int(aware.utcoffset().total_seconds() // 60)
-            utc = aware.astimezone(UTC)
-            lat = lon = None
-            place = None
-            if shot.city:
-                c = CITIES[shot.city]
-                lat, lon = _jitter(rng, c[0], c[1], shot.jitter_km)
-                if shot.city not in place_ids:
-                    place_ids[shot.city] = store_items.place_id(db, c[2], c[3], c[4], c[5])
-                place = place_ids[shot.city]
-            ext = "mp4" if shot.kind == "video" else ("png" if shot.kind == "screenshot" else "jpg")
-            if shot.kind == "screenshot":
-                rel = f"Screenshots/Screenshot_{shot.local:%Y%m%d-%H%M%S}_{n}.png"
-            elif shot.messenger:
-                rel = f"WhatsApp/Media/WhatsApp Images/IMG-{shot.local:%Y%m%d}-WA{n:04d}.jpg"
-            else:
-                rel = f"DCIM/Camera/{shot.local:%Y}/IMG_{shot.local:%Y%m%d_%H%M%S}_{n}.{ext}"
-            record = {
-                "hash": hashlib.blake2b(f"{seed}:{n}:{rel}".encode(), digest_size=16).hexdigest(),
-                "kind": shot.kind, "format": {"jpg": "JPEG", "png": "PNG", "mp4": "MP4"}[ext],
-                "size": 2_000_000, "taken_at_local": shot.local.isoformat(timespec="seconds")
-                if shot.local.microsecond == 0 else shot.local.isoformat(),
-                "utc_offset_min": offset, "tz_name": shot.tz, "taken_at_source": "exif",
-                "taken_at_utc": utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "lat": lat, "lon": lon, "place_id": place,
-                "width": 4032, "height": 3024, "orientation": 1, "camera": "Pixel 7",
-                "duration": 12.0 if shot.kind == "video" else None,
-                "is_messenger": int(shot.messenger), "sharpness": shot.quality * 800,
-                "exposure": 0.5, "quality": round(shot.quality, 3), "phash": f"{shot.phash:016x}",
-            }
-            item_id, _ = store_items.save_item(db, record, root, rel, 2_000_000, 1)
-            truth.items += 1
-            if shot.kind == "screenshot":
-                truth.screenshots.append(item_id)
-            if shot.messenger:
-                truth.messenger.append(item_id)
-            if shot.burst is not None:
-                bursts.setdefault(shot.burst, []).append(item_id)
-            if shot.trip is not None:
-                truth.trips[shot.trip].item_ids.append(item_id)
-            if shot.people:
-                # the faces job's output, as the people area stores it (test fixture only)
-                for k, name in enumerate(shot.people):
-                    db.execute(
-                        "INSERT INTO faces (item_id, top, left, bottom, right, det_score, size_px, person_id, "
-                        "assigned_by) VALUES (?, ?, ?, ?, ?, 0.99, ?, ?, 'auto')",
-                        [item_id, 0.2, 0.1 + 0.3 * k, 0.5, 0.3 + 0.3 * k, rng.randint(120, 900), person_ids[name]],
-                    )
-                    truth.faces += 1
-                db.execute("UPDATE items SET face_count = ?, faces_scanned = 1 WHERE id = ?",
-                           [len(shot.people), item_id])
+        _write_shots(db, roll, root, person_ids)
         if extras:
             for k in range(3):
                 record = {"hash": f"undated-{seed}-{k}", "kind": "photo", "taken_at_local": None,
                           "utc_offset_min": None, "taken_at_utc": None, "width": 100, "height": 100}
                 store_items.save_item(db, record, root, f"Download/undated_{k}.jpg", 1000, 1)
+    return roll.truth
+
+
+def _people(db, truth: Truth, named: bool) -> dict[str, int]:
+    """The household's people rows (name -> id) and one nobody named ("?")."""
+    person_ids: dict[str, int] = {}
+    now = store_items.now_iso()
+    for name, birthday in PEOPLE.items():
+        cur = db.execute("INSERT INTO people (name, birthday, created_at) VALUES (?, ?, ?)",
+                         [name if named else None, birthday if named else None, now])
+        person_ids[name] = cur.lastrowid
+    cur = db.execute("INSERT INTO people (name, birthday, created_at) VALUES (NULL, NULL, ?)", [now])
+    person_ids["?"] = cur.lastrowid
+    truth.unnamed_person = person_ids["?"]
+    truth.people = {k: v for k, v in person_ids.items() if k != "?"}
+    return person_ids
+
+
+def _relpath(shot: Shot, n: int) -> str:
+    if shot.kind == "screenshot":
+        return f"Screenshots/Screenshot_{shot.local:%Y%m%d-%H%M%S}_{n}.png"
+    if shot.messenger:
+        return f"WhatsApp/Media/WhatsApp Images/IMG-{shot.local:%Y%m%d}-WA{n:04d}.jpg"
+    ext = "mp4" if shot.kind == "video" else "jpg"
+    return f"DCIM/Camera/{shot.local:%Y}/IMG_{shot.local:%Y%m%d_%H%M%S}_{n}.{ext}"
+
+
+def _record(shot: Shot, seed: int, n: int, rel: str, lat: float | None, lon: float | None,
+            place: int | None) -> dict:
+    """The item row the indexer would store for a shot."""
+    aware = shot.local.replace(tzinfo=ZoneInfo(shot.tz))
+    return {
+        "hash": hashlib.blake2b(f"{seed}:{n}:{rel}".encode(), digest_size=16).hexdigest(),
+        "kind": shot.kind, "format": {"jpg": "JPEG", "png": "PNG", "mp4": "MP4"}[rel.rsplit(".", 1)[1]],
+        "size": 2_000_000, "taken_at_local": shot.local.isoformat(timespec="seconds")
+        if shot.local.microsecond == 0 else shot.local.isoformat(),
+        "utc_offset_min": int(aware.utcoffset().total_seconds() // 60), "tz_name": shot.tz,
+        "taken_at_source": "exif", "taken_at_utc": aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "lat": lat, "lon": lon, "place_id": place,
+        "width": 4032, "height": 3024, "orientation": 1, "camera": "Pixel 7",
+        "duration": 12.0 if shot.kind == "video" else None,
+        "is_messenger": int(shot.messenger), "sharpness": shot.quality * 800,
+        "exposure": 0.5, "quality": round(shot.quality, 3), "phash": f"{shot.phash:016x}",
+    }
+
+
+def _write_shots(db, roll: Roll, root: str, person_ids: dict[str, int]) -> None:
+    rng, truth = roll.rng, roll.truth
+    place_ids: dict[str, int] = {}
+    bursts: dict[int, list[int]] = {}
+    roll.shots.sort(key=lambda s: s.local.replace(tzinfo=ZoneInfo(s.tz)))
+    for n, shot in enumerate(roll.shots):
+        lat = lon = place = None
+        if shot.city:
+            c = CITIES[shot.city]
+            lat, lon = _jitter(rng, c[0], c[1], shot.jitter_km)
+            if shot.city not in place_ids:
+                place_ids[shot.city] = store_items.place_id(db, c[2], c[3], c[4], c[5])
+            place = place_ids[shot.city]
+        rel = _relpath(shot, n)
+        item_id, _ = store_items.save_item(db, _record(shot, truth.seed, n, rel, lat, lon, place), root, rel,
+                                           2_000_000, 1)
+        truth.items += 1
+        if shot.kind == "screenshot":
+            truth.screenshots.append(item_id)
+        if shot.messenger:
+            truth.messenger.append(item_id)
+        if shot.burst is not None:
+            bursts.setdefault(shot.burst, []).append(item_id)
+        if shot.trip is not None:
+            truth.trips[shot.trip].item_ids.append(item_id)
+        if shot.people:
+            _faces(db, rng, item_id, shot.people, person_ids)
+            truth.faces += len(shot.people)
     truth.bursts = list(bursts.values())
-    return truth
+
+
+def _faces(db, rng: random.Random, item_id: int, people: tuple[str, ...], person_ids: dict[str, int]) -> None:
+    """The faces job's output, as the people area stores it (test fixture only)."""
+    for k, name in enumerate(people):
+        db.execute(
+            "INSERT INTO faces (item_id, top, left, bottom, right, det_score, size_px, person_id, "
+            "assigned_by) VALUES (?, ?, ?, ?, ?, 0.99, ?, ?, 'auto')",
+            [item_id, 0.2, 0.1 + 0.3 * k, 0.5, 0.3 + 0.3 * k, rng.randint(120, 900), person_ids[name]],
+        )
+    db.execute("UPDATE items SET face_count = ?, faces_scanned = 1 WHERE id = ?", [len(people), item_id])
 
 
 def name_people(db, truth: Truth) -> None:

@@ -19,9 +19,11 @@ TODAY = date(2023, 12, 26)
 _templates: dict[tuple, tuple] = {}
 
 
-def selection_config(tmp: Path, **memories) -> config_mod.Config:
+def selection_config(tmp: Path, *, geocoder: dict | None = None, **memories) -> config_mod.Config:
+    """A config with data in ``tmp``; ``memories`` and ``geocoder`` override those sections' defaults."""
+    sections = {name: values for name, values in (("memories", memories), ("geocoder", geocoder)) if values}
     return config_mod.build(tmp / "config.toml", [Path("/library")], tmp / "data", tmp / "export",
-                            "Europe/Berlin", {"memories": memories} if memories else None)
+                            "Europe/Berlin", sections or None)
 
 
 def roll_db(seed: int, **kw):

@@ -153,16 +153,17 @@ def _lisbon_2019(db, folder: str, imprecise: str) -> tuple[list[int], list[int]]
     return trip, loose
 
 
-def _trip_2019(db) -> dict:
+def _select_lisbon_2019(tmp_path, folder: str, imprecise: str) -> tuple:
+    """(db, the 2019 trip, its photos, the loose prints) after one selection run over the roll and _lisbon_2019."""
+    db, _ = roll_db(SEED)
+    trip_ids, loose = _lisbon_2019(db, folder, imprecise)
+    run_selection(selection_config(tmp_path), db, today=TODAY)
     [trip] = [m for m in store_memories.list_memories(db, kind="trip") if m["start"].startswith("2019")]
-    return trip
+    return db, trip, trip_ids, loose
 
 
 def test_a_trip_is_titled_after_its_dated_folder(tmp_path):
-    db, _ = roll_db(SEED)
-    trip_ids, loose = _lisbon_2019(db, "2019 Lisbon", "month")
-    run_selection(selection_config(tmp_path), db, today=TODAY)
-    trip = _trip_2019(db)
+    db, trip, trip_ids, loose = _select_lisbon_2019(tmp_path, "2019 Lisbon", "month")
     assert trip["title"] == "Lisbon, Aug 2019"
     assert (trip["start"], trip["end"]) == ("2019-08-02", "2019-08-06")
     assert "; titled after the folder '2019 Lisbon' (" in trip["reason"]
@@ -178,10 +179,7 @@ def test_a_trip_is_titled_after_its_dated_folder(tmp_path):
 
 
 def test_control_camera_folders_give_no_title_and_exact_times_join_the_trip(tmp_path):
-    db, _ = roll_db(SEED)
-    trip_ids, loose = _lisbon_2019(db, "DCIM/Camera/2019", "time")
-    run_selection(selection_config(tmp_path), db, today=TODAY)
-    trip = _trip_2019(db)
+    db, trip, trip_ids, loose = _select_lisbon_2019(tmp_path, "DCIM/Camera/2019", "time")
     assert trip["title"] == "Lisbon & Sintra, Aug 2019"
     assert "titled after" not in trip["reason"]
     assert trip["start"] == "2019-08-01"
@@ -190,13 +188,9 @@ def test_control_camera_folders_give_no_title_and_exact_times_join_the_trip(tmp_
 
 
 def test_the_users_title_wins_over_the_album(tmp_path):
-    db, _ = roll_db(SEED)
-    _lisbon_2019(db, "2019 Lisbon", "month")
-    cfg = selection_config(tmp_path)
-    run_selection(cfg, db, today=TODAY)
-    trip = _trip_2019(db)
+    db, trip, _, _ = _select_lisbon_2019(tmp_path, "2019 Lisbon", "month")
     store_memories.rename(db, trip["id"], "Tia Rosa's wedding")
-    run_selection(cfg, db, today=TODAY)
+    run_selection(selection_config(tmp_path), db, today=TODAY)
     after = store_memories.get_memory(db, trip["id"])
     assert (after["title"], after["auto_title"]) == ("Tia Rosa's wedding", "Lisbon, Aug 2019")
 
