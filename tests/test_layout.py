@@ -1,7 +1,9 @@
-"""Repository rules that keep the tree honest: every daemon subpackage is installed, and the core never imports textual."""
+"""Repository rules that keep the tree honest: every package is installed, the core never imports textual,
+`ls daemon/` shows the stages, no module outgrows 400 lines, and ruff (complexity included) is clean."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -26,3 +28,25 @@ def test_core_never_imports_textual():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_image')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+STAGES = {"cli", "ingest", "faces", "memories", "collage", "service", "store"}
+MAX_MODULE_LINES = 400
+
+
+def test_daemon_shows_the_stages_and_nothing_else():
+    entries = {p.name for p in (REPO / "daemon").iterdir() if p.name != "__pycache__"}
+    assert entries == STAGES | {"__init__.py", "__main__.py", "config.py", "errors.py"}
+
+
+def test_no_module_is_over_400_lines():
+    long = {str(p.relative_to(REPO)): n for top in ("daemon", "tui", "demo") for p in (REPO / top).rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert long == {}, f"split these modules: {long}"
+
+
+def test_ruff_is_clean_with_complexity_at_most_12():
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff, "ruff is in the [test] extras: pip install -e '.[test]'"
+    done = subprocess.run([ruff, "check", "--no-cache", str(REPO)], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-3000:]

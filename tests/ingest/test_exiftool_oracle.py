@@ -242,6 +242,16 @@ def _in_future(value):
     return parsed is not None and parsed[0] > datetime.now() + timedelta(days=1)
 
 
+def _known_disagreement(rel: str, ok: bool, source: str, ours: str, theirs: str) -> tuple[bool, str]:
+    """(is it a failure, the line): a listed file must still disagree, and for the listed reason."""
+    expected_source, why = KNOWN_DISAGREEMENTS[rel]
+    if ok:
+        return True, f"{rel}: listed as a disagreement, but homeroll now agrees with {theirs}: remove it from KNOWN_DISAGREEMENTS"
+    if source != expected_source:
+        return True, f"{rel}: listed with homeroll source {expected_source!r}, but it is now {ours}"
+    return False, f"{rel}: {theirs}, {ours}: {why}"
+
+
 def test_capture_time_agrees_with_exiftool_datetimeoriginal(corpus, corpus_scan, exiftool_capture_rows):
     _, media, skipped, _ = corpus_scan
     media_by_path = {str(Path(m["path"]).resolve()): m for m in media}
@@ -270,14 +280,8 @@ def test_capture_time_agrees_with_exiftool_datetimeoriginal(corpus, corpus_scan,
         ours = f"homeroll {item['taken_at']} ({item['taken_at_source']}, {item['taken_at_precision']})"
         if rel in KNOWN_DISAGREEMENTS:
             seen_listed.add(rel)
-            expected_source, why = KNOWN_DISAGREEMENTS[rel]
-            if ok:
-                failures.append(f"{rel}: listed as a disagreement, but homeroll now agrees with exiftool {key}="
-                                f"{value!r}: remove it from KNOWN_DISAGREEMENTS")
-            elif source != expected_source:
-                failures.append(f"{rel}: listed with homeroll source {expected_source!r}, but it is now {ours}")
-            else:
-                listed.append(f"{rel}: exiftool {key}={value!r}, {ours}: {why}")
+            failure, note = _known_disagreement(rel, ok, source, ours, f"exiftool {key}={value!r}")
+            (failures if failure else listed).append(note)
         elif ok:
             agreed += 1
             day_precision += precision == "day"
