@@ -33,7 +33,6 @@ PLACES = {
 }
 
 
-
 @dataclass
 class Shot:
     when: datetime  # local wall time where taken

@@ -16,6 +16,7 @@ and only when that file's folder listing has it.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -88,11 +89,12 @@ def list_folders(root: str, folders: Iterable[str]) -> dict[str, FolderListing]:
 
 
 def _stat(root: str, relpath: str) -> FileEntry | None:
+    """A regular file's stat, as the walk sees it: a symlink or a folder is not a file here either."""
     try:
-        st = os.stat(os.path.join(root, relpath))
+        st = os.lstat(os.path.join(root, relpath))
     except OSError:
         return None
-    return FileEntry(relpath, st.st_size, st.st_mtime_ns)
+    return FileEntry(relpath, st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
 
 
 def stat_files(root: str, relpaths: Iterable[str]) -> dict[str, FileEntry | None]:

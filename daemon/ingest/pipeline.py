@@ -22,6 +22,7 @@ from homeroll.daemon.config import Config
 from homeroll.daemon.ingest import classify, sidecar_sync
 from homeroll.daemon.ingest import roots as roots_mod
 from homeroll.daemon.ingest.dating import ranks_better
+from homeroll.daemon.ingest.geocode import lookup_place
 from homeroll.daemon.ingest.workers import WorkerPool, default_workers
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import service as store_service
@@ -131,13 +132,9 @@ class Indexer:
         key = (round(lat, 3), round(lon, 3))
         if key in self._places:
             return self._places[key]
-        from homeroll.daemon.ingest.geocode import lookup_place
-
         place = lookup_place(self.cfg, self.db, lat, lon)
-        pid = None
-        if place:
-            pid = store_items.place_id(self.db, place["city"], place["region"], place["country"],
-                                       place["country_code"], place.get("source", "geonames"))
+        pid = store_items.place_id(self.db, place["city"], place["region"], place["country"],
+                                   place["country_code"], place.get("source", "geonames"))
         self._places[key] = pid
         return pid
 

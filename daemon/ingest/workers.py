@@ -177,7 +177,9 @@ class ProcessPool:
                 yield from self._collect(worker, ready, retry)
 
     def _fill(self, pending: Iterator[tuple], retry: deque[tuple]) -> None:
-        for worker in self._workers:
+        for worker in list(self._workers):
+            if not worker.jobs and not worker.process.is_alive():
+                worker = self._replace(worker)  # died idle (OOM killer, kill): never charge it the next job
             while len(worker.jobs) < self.IN_FLIGHT:
                 job = retry.popleft() if retry else next(pending, None)
                 if job is None:
@@ -207,10 +209,11 @@ class ProcessPool:
         self._replace(worker)
         yield job, failure
 
-    def _replace(self, worker: _Worker) -> None:
+    def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
         index = self._workers.index(worker)
         self._workers[index] = _Worker(self._ctx, *self._spawn)
+        return self._workers[index]
 
     def close(self) -> None:
         for worker in self._workers:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["run_service"]
 
+
 class Service:
     """Wires the parts together and runs the main (signal) loop."""
 

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterable
 from datetime import date
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -41,21 +42,22 @@ def todo_items(db: Database, disabled_roots: Iterable[str] = (), limit: int | No
     Returns (item id, absolute path), leaving out items under a root listed in ``disabled_roots``.
     """
     disabled = [os.path.abspath(os.path.expanduser(str(r))).rstrip(os.sep) for r in disabled_roots]
-    rows = db.execute(
-        """SELECT i.id, p.root, p.relpath FROM items i
-           JOIN paths p ON p.id = (SELECT id FROM paths WHERE item_id = i.id AND role = 'primary'
-                                   AND missing_since IS NULL ORDER BY id LIMIT 1)
-           WHERE i.faces_scanned = 0 AND i.kind IN ('photo', 'screenshot') AND i.state = 'present'
-           ORDER BY i.taken_at_utc DESC, i.id"""
-    )
+    ids = (row[0] for row in db.execute(
+        """SELECT id FROM items WHERE faces_scanned = 0 AND kind IN ('photo', 'screenshot') AND state = 'present'
+           ORDER BY taken_at_utc DESC, id"""))
     out: list[tuple[int, str]] = []
-    for item_id, root, relpath in rows:
-        root_clean = root.rstrip(os.sep)
-        if any(root_clean == d or root_clean.startswith(d + os.sep) for d in disabled):
-            continue
-        out.append((item_id, os.path.join(root, relpath)))
-        if limit is not None and len(out) >= limit:
-            break
+    while chunk := list(islice(ids, 500)):  # newest first; paths asked for a chunk at a time, as a limit may stop early
+        paths = store_items.primary_paths(db, chunk)
+        for item_id in chunk:
+            if item_id not in paths:
+                continue  # every file of it is missing
+            root, relpath = paths[item_id][0]
+            root_clean = root.rstrip(os.sep)
+            if any(root_clean == d or root_clean.startswith(d + os.sep) for d in disabled):
+                continue
+            out.append((item_id, os.path.join(root, relpath)))
+            if limit is not None and len(out) >= limit:
+                return out
     return out
 
 

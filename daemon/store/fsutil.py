@@ -8,7 +8,9 @@ power cut). The store holds it because it is, like the DB, about what survives o
 
 The data goes to an unnamed temporary file (O_TMPFILE) in the target's folder, which the kernel drops if
 the process dies, or, where a file system lacks O_TMPFILE (some network shares), to a dot-named temp file
-that :func:`sweep_stale_temps` removes once its process is gone. The file is fsynced, renamed over the
+that :func:`sweep_stale_temps` can remove once its process is gone (the export sweeps its folder at
+every run; the data dir's thumbnails, cache and config are not swept, so a crash mid-write on such a
+share leaves one small dot-named file there, never a half file under the real name). The file is fsynced, renamed over the
 target (``os.replace`` is atomic within one folder) and the folder fsynced so the rename is durable too.
 """
 

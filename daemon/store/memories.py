@@ -20,7 +20,7 @@ from homeroll.daemon.store import items as store_items
 
 __all__ = [
     "STATUSES", "KINDS", "list_memories", "get_memory", "approve", "reject", "rename", "remove_item",
-    "set_cover", "mark_exported", "approved_not_exported", "memory_id_for", "item_id_for_path",
+    "set_cover", "mark_exported", "approved_not_exported", "item_id_for_path",
     "selection_rows", "excluded_item_ids", "places", "people", "face_links", "face_sizes",
     "existing_memories", "insert_memory", "replace_members", "offer_items", "delete_memories",
     "update_fields", "picked_items", "folder_paths",
@@ -353,11 +353,6 @@ def mark_exported(db: Database, memory_id: int) -> None:
 
 def approved_not_exported(db: Database) -> list[int]:
     return [r[0] for r in db.execute("SELECT id FROM memories WHERE status = 'approved' ORDER BY id")]
-
-
-def memory_id_for(db: Database, stable_key: str) -> int | None:
-    row = db.execute("SELECT id FROM memories WHERE stable_key = ?", [stable_key]).fetchone()
-    return row[0] if row else None
 
 
 def item_id_for_path(db: Database, path: str) -> int:

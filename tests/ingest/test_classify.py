@@ -127,6 +127,17 @@ def test_the_watcher_pulls_in_the_photo_a_video_or_a_sidecar_belongs_to(library)
     assert _by_watcher(db, root, ["Camera/gone.jpg"]).verdicts == {"Camera/gone.jpg": classify.Vanished("Camera/gone.jpg")}
 
 
+def test_a_symlink_or_a_folder_is_no_file_on_the_watchers_path_either(library):
+    """The walk never follows a symlink nor takes a folder; a watcher event for one must not index it."""
+    db, root = library
+    os.symlink(os.path.join(root, "Camera/IMG_1.jpg"), os.path.join(root, "Camera/link.jpg"))
+    os.mkdir(os.path.join(root, "Camera/sub.jpg"))
+    assert {"Camera/link.jpg", "Camera/sub.jpg"}.isdisjoint(e.relpath for e in roots.walk(root))
+    plan = _by_watcher(db, root, ["Camera/link.jpg", "Camera/sub.jpg"])
+    assert {rel: type(v).__name__ for rel, v in plan.verdicts.items()} == {
+        "Camera/link.jpg": "Vanished", "Camera/sub.jpg": "Vanished"}
+
+
 def test_reconcile_and_index_files_leave_the_same_rows(make_config, tmp_path):
     """The same library indexed by the walk and by the watcher's path: same items, skips and sidecars."""
     walked, watched = tmp_path / "walked", tmp_path / "watched"

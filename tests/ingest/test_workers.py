@@ -68,3 +68,22 @@ def test_a_worker_that_died_while_idle_is_replaced_before_the_next_job():
         assert pool.alive()
     finally:
         pool.close()
+
+
+def test_a_worker_killed_between_two_jobs_of_one_map_is_not_charged_the_next():
+    """The OOM killer takes an idle worker mid-scan: the next file must be read, not recorded as a crash."""
+    pool = _pool(1, 30.0)
+    pool.IN_FLIGHT = 1  # one job at a time, so the kill lands exactly between two jobs
+    answers = []
+    try:
+        for job, answer in pool.map([("ok", 1), ("ok", 2), ("ok", 3)]):
+            answers.append((job, answer))
+            if job == ("ok", 1):
+                for child in multiprocessing.active_children():
+                    if child.name == "homeroll-test-worker":
+                        child.kill()
+                        child.join(5)
+    finally:
+        pool.close()
+    assert [job for job, _ in answers] == [("ok", 1), ("ok", 2), ("ok", 3)]
+    assert not any(isinstance(answer, Failure) for _, answer in answers), answers
