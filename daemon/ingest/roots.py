@@ -19,6 +19,8 @@ _TEMP_PATTERNS = [".syncthing.*.tmp", "~syncthing~*.tmp", "*.partial", "*.part",
                   "*.crdownload", "*.tmp", "*.TMP", "*.temp", "*.download", "*.filepart", "*.partial~",
                   ".~lock.*", "~$*"]
 _RSYNC_TEMP = re.compile(r"^\..+\.[A-Za-z0-9]{6}$")  # rsync: .NAME.XXXXXX
+#: The patterns as one expression: every file of every walk is matched against them.
+_TEMP_NAME = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in _TEMP_PATTERNS))
 
 
 TEMP_REASON = "sync temp file (still arriving)"
@@ -26,10 +28,7 @@ TEMP_REASON = "sync temp file (still arriving)"
 
 def ignored_reason(name: str) -> str | None:
     """Why a file name is never indexed (a sync temp file, a hidden file), or None for a candidate."""
-    for pattern in _TEMP_PATTERNS:
-        if fnmatch.fnmatchcase(name, pattern):
-            return TEMP_REASON
-    if _RSYNC_TEMP.match(name):
+    if _TEMP_NAME.match(name) or _RSYNC_TEMP.match(name):
         return TEMP_REASON
     if name.startswith("."):
         return "hidden file"
