@@ -214,9 +214,9 @@ def build(
             sections[name][key] = value
     libs = [Path(p).expanduser().absolute() for p in libraries]
     data = Path(data_dir).expanduser().absolute()
-    for lib in libs:
-        if data == lib or lib in data.parents:
-            raise UserError(f"{path}: data_dir {data} is inside library {lib}; homeroll never writes to a library")
+    lib = library_containing(data, libs)
+    if lib is not None:
+        raise UserError(f"{path}: data_dir {data} is inside library {lib}; homeroll never writes to a library")
     return Config(
         path=path,
         libraries=libs,
@@ -225,6 +225,16 @@ def build(
         home_tz=_check_zone(home_tz, str(path)),
         sections=sections,
     )
+
+
+def library_containing(path: Path, libraries: list[Path]) -> Path | None:
+    """The library ``path`` is in (or is), symlinks resolved: homeroll writes nothing there."""
+    resolved = Path(path).resolve()
+    for lib in libraries:
+        lib_resolved = lib.resolve()
+        if resolved == lib_resolved or lib_resolved in resolved.parents:
+            return lib
+    return None
 
 
 def load(path: Path | str | None = None) -> Config:

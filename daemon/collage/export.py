@@ -33,7 +33,7 @@ from homeroll.daemon.collage.layout import LAYOUTS
 from homeroll.daemon.collage.names import safe_stem, target_names
 from homeroll.daemon.collage.render import PRESETS, STYLES, Caption, Collage, encode_collage, render_collage
 from homeroll.daemon.collage.sources import Source
-from homeroll.daemon.config import Config
+from homeroll.daemon.config import Config, library_containing
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.store import exports as store_exports
 from homeroll.daemon.store import fsutil
@@ -103,11 +103,9 @@ def _options(cfg: Config, layout: str | None, size: str | None, style: str | Non
 # ------------------------------------------------------------------------------------------ checks
 
 def _outside_libraries(cfg: Config, path: Path, what: str) -> None:
-    resolved = path.resolve()
-    for lib in cfg.libraries:
-        lib_resolved = lib.resolve()
-        if resolved == lib_resolved or lib_resolved in resolved.parents:
-            raise UserError(f"{what} {path} is inside library {lib}; homeroll never writes to a library")
+    lib = library_containing(path, cfg.libraries)
+    if lib is not None:
+        raise UserError(f"{what} {path} is inside library {lib}; homeroll never writes to a library")
 
 
 def _check_folder(cfg: Config, folder: Path) -> None:
