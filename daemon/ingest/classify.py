@@ -256,8 +256,8 @@ def classify(root: str, files: dict[str, FileEntry | None], listings: dict[str, 
     and pulled in when they were not given; so is the still of a Live Photo whose video came alone.
     """
     stage = _Stage(root, listings, known, excluded, young_after)
-    plan = Plan()
-    present = stage.sidecars(files, plan.sidecar_changes)
+    plan = Plan(sidecar_changes=stage.changes)
+    present = stage.sidecars(files, stage.changes)
     for relpath, entry in files.items():
         plan.verdicts[relpath] = stage.verdict(relpath, entry, present)
     for relpath in sorted(stage.refresh - plan.verdicts.keys()):
@@ -276,6 +276,8 @@ class _Stage:
     excluded: frozenset[str]
     young_after: int | None
     refresh: set[str] = field(default_factory=set)
+    changes: list[SidecarSeen | SidecarGone] = field(default_factory=list)
+    given_sidecars: set[str] = field(default_factory=set)
 
     def sidecars(self, files: dict[str, FileEntry | None], changes: list) -> set[str]:
         """The sidecars among the files; what changed about them goes to ``changes`` and ``refresh``."""
@@ -288,6 +290,7 @@ class _Stage:
             if kind is not None:
                 present.add(relpath)
                 self._seen(entry, kind, changes)
+        self.given_sidecars = present
         for relpath, (_, _, media, kind) in self.known.sidecars.items():
             if relpath not in present:
                 changes.append(SidecarGone(relpath, kind))
@@ -340,10 +343,21 @@ class _Stage:
         listing = self.listings[folder]
         found = listing.pairing.sidecars_of.get(name)
         paired = {kind: os.path.join(self.root, folder, side) for kind, side in found.items()} if found else None
+        for kind, side in (found or {}).items():
+            self._read_with(_join(folder, side), kind, entry.relpath)
         path = os.path.join(self.root, entry.relpath)
         if ext in VIDEO_EXTENSIONS:
             return Video(entry.relpath, path, paired, stale, listing.live_partner(name))
         return Photo(entry.relpath, path, paired, stale)
+
+    def _read_with(self, sidecar: str, kind: str, media: str) -> None:
+        """A photo is read with a sidecar the watcher has not handed over yet (it is still settling):
+        record it now, so that deleting it before it settles still re-reads the photo without it."""
+        if sidecar in self.given_sidecars or sidecar in self.known.sidecars:
+            return
+        entry = _stat(self.root, sidecar)
+        if entry is not None:
+            self.changes.append(SidecarSeen(entry, kind, media))
 
     def pull_in(self, relpath: str, plan: Plan, sidecars: set[str]) -> None:
         """A file that was not given: only when its folder's listing has it, and only to be read."""

@@ -127,6 +127,28 @@ def test_the_watcher_pulls_in_the_photo_a_video_or_a_sidecar_belongs_to(library)
     assert _by_watcher(db, root, ["Camera/gone.jpg"]).verdicts == {"Camera/gone.jpg": classify.Vanished("Camera/gone.jpg")}
 
 
+def test_a_sidecar_read_before_it_settled_is_recorded_so_its_deletion_rereads_the_photo(make_config, tmp_path):
+    """The photo settles first and is read with the XMP beside it; the XMP is deleted before it settles
+    itself. The photo must still fall back to its own date (a race seen in CI under load)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    demo_exports.write_plain_jpeg(lib / "nodate.jpg", scene(77, (320, 240)))
+    (lib / "nodate.jpg.xmp").write_bytes(demo_exports.xmp_packet("2012-12-12T12:12:12+01:00"))
+    cfg = make_config(libraries=[lib], scan={"workers": 1})
+    db = store.connect(cfg.db_path)
+    try:
+        with Indexer(cfg, db, workers=1) as indexer:
+            assert indexer.index_files(str(lib), ["nodate.jpg"]) == {"nodate.jpg": "indexed"}
+            assert [s["path"] for s in store_sidecars.listing(db)] == [str(lib / "nodate.jpg.xmp")]
+            (lib / "nodate.jpg.xmp").unlink()
+            assert indexer.index_files(str(lib), ["nodate.jpg.xmp"])["nodate.jpg"] == "indexed"
+        media = {m["path"]: m for m in store_items.media(db)}
+        assert media[str(lib / "nodate.jpg")]["taken_at_source"] == "mtime"
+        assert list(store_sidecars.listing(db)) == []
+    finally:
+        db.close()
+
+
 def test_a_symlink_or_a_folder_is_no_file_on_the_watchers_path_either(library):
     """The walk never follows a symlink nor takes a folder; a watcher event for one must not index it."""
     db, root = library
