@@ -25,8 +25,9 @@ install: $(BASE)
 demo: $(BASE)
 	$(BIN)/homeroll demo --dir .demo
 
-## make test: the whole suite (the corpus in ../shared/corpus is used when present)
+## make test: the whole suite (the corpus in ../shared/corpus is used when present; with CI=true it must be)
 test: $(TESTS)
+	scripts/need-system-tools
 	$(BIN)/pytest
 
 ## make bench: every bench script; figures go to docs/benchmarks.md by hand

@@ -18,11 +18,33 @@ CORPUS = Path(os.environ.get("HOMEROLL_CORPUS", REPO.parent / "shared" / "corpus
 HOMEROLL = [sys.executable, "-m", "homeroll.daemon"]
 
 
+#: The reason every corpus test skips with locally when the corpus is not there.
+NO_CORPUS = f"the shared corpus is not at {CORPUS}"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_sessionstart(session) -> None:
+    """In CI the corpus is part of the test: without it the run stops at once with one line."""
+    if in_ci() and not CORPUS.is_dir():
+        pytest.exit(f"CI=true but {NO_CORPUS}: CI must run with ../shared/corpus beside the checkout", returncode=3)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Locally, the corpus tests that skipped are one line, not a silent gap."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if NO_CORPUS in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} tests skipped: {NO_CORPUS} (set HOMEROLL_CORPUS to use one)",
+                                    yellow=True)
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    """../shared/corpus, or a skip where it is absent (CI always has it)."""
+    """../shared/corpus (or $HOMEROLL_CORPUS); a skip where it is absent, never in CI (see pytest_sessionstart)."""
     if not CORPUS.is_dir():
-        pytest.skip("the shared corpus is not present next to this checkout")
+        pytest.skip(NO_CORPUS)
     return CORPUS
 
 

@@ -32,7 +32,7 @@ TAGS = ["-EXIF:DateTimeOriginal", "-ExifIFD:CreateDate", "-EXIF:OffsetTimeOrigin
 @pytest.fixture(scope="module")
 def exiftool_rows(corpus):
     if shutil.which("exiftool") is None:
-        pytest.fail("exiftool is not installed (.ci/run installs libimage-exiftool-perl)")
+        pytest.fail("exiftool is not installed (make test installs it as root; else: sudo apt-get install libimage-exiftool-perl)")
     out = subprocess.run(["exiftool", "-json", "-n", "-r", "-q", "-q", "-api", "QuickTimeUTC", *TAGS, str(corpus)],
                          capture_output=True, text=True, timeout=600)
     return {str(Path(r["SourceFile"]).resolve()): r for r in json.loads(out.stdout or "[]")}
@@ -164,7 +164,7 @@ _EXIFTOOL_DATE = re.compile(
 def exiftool_capture_rows(corpus):
     """One exiftool run over the corpus: file -> {"Group0:Group1:Tag": value} for the capture-time tags."""
     if shutil.which("exiftool") is None:
-        pytest.fail("exiftool is not installed (.ci/run installs libimage-exiftool-perl)")
+        pytest.fail("exiftool is not installed (make test installs it as root; else: sudo apt-get install libimage-exiftool-perl)")
     out = subprocess.run(["exiftool", "-json", "-n", "-G0:1", "-r", "-q", "-q", *CAPTURE_TAGS, str(corpus)],
                          capture_output=True, text=True, timeout=600)
     return {str(Path(r.pop("SourceFile")).resolve()): r for r in json.loads(out.stdout or "[]")}

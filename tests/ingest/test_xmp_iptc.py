@@ -448,7 +448,7 @@ def _iptc(date: bytes | None, time: bytes | None = None) -> Image.Image:
 
 def test_iptc_jpeg_written_by_exiftool(tmp_path):
     if shutil.which("exiftool") is None:
-        pytest.fail("exiftool is not installed (.ci/run installs libimage-exiftool-perl)")
+        pytest.fail("exiftool is not installed (make test installs it as root; else: sudo apt-get install libimage-exiftool-perl)")
     path = tmp_path / "iptc.jpg"
     Image.new("RGB", (16, 16)).save(path)
     subprocess.run(
@@ -632,7 +632,7 @@ def _summary(t: EmbeddedTime | None):
 def exiftool_dates(corpus) -> dict[str, dict]:
     """exiftool's XMP/IPTC dates for every corpus file that has one, by path relative to the corpus."""
     if shutil.which("exiftool") is None:
-        pytest.fail("exiftool is not installed (.ci/run installs libimage-exiftool-perl)")
+        pytest.fail("exiftool is not installed (make test installs it as root; else: sudo apt-get install libimage-exiftool-perl)")
     out = subprocess.run(
         ["exiftool", *EXIFTOOL_ARGS, str(corpus)], capture_output=True, text=True, timeout=600
     )
