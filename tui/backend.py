@@ -19,6 +19,7 @@ from PIL import Image as PILImage
 from homeroll.daemon import store
 from homeroll.daemon.config import Config
 from homeroll.daemon.faces import hints
+from homeroll.daemon.service import liveness
 from homeroll.daemon.store import faces as store_faces
 from homeroll.daemon.store import memories as store_memories
 from homeroll.daemon.store import service as store_service
@@ -142,7 +143,9 @@ class Backend:
     # -- status ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """store.service.status with what is waiting (skipped files, photos without a face scan)."""
-        return self._call(store_service.status, self.cfg["faces"]["disabled_roots"], queues=True)
+        report = self._call(store_service.status, self.cfg["faces"]["disabled_roots"], queues=True)
+        report["liveness"] = liveness.read(self.cfg.data_dir, report["kv"])  # the screen assesses it with its clock
+        return report
 
     # -- images (no DB) --------------------------------------------------------------------------
     def load_thumb(self, relpath: str | None, max_px: int = 160) -> PILImage.Image | None:

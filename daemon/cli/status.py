@@ -6,18 +6,27 @@ the shape of the JSON contract (docs/cli.md) and of the few plain lines.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from homeroll.daemon.cli.context import AppContext, json_option, pass_app, print_json
+from homeroll.daemon.service import liveness
 from homeroll.daemon.store import service as store_service
 
-#: kv keys under "service." that the JSON lists, set or not.
-SERVICE_KEYS = ("state", "pid", "started_at", "last_reconcile_at")
+#: kv keys under "service." that the JSON lists as recorded, set or not (``state`` is assessed, see liveness.py).
+SERVICE_KEYS = ("pid", "started_at", "last_reconcile_at")
 
 
-def _public(report: dict[str, Any]) -> dict[str, Any]:
+def _service(report: dict[str, Any], data_dir, now: datetime) -> dict[str, Any]:
+    kv = report["kv"]
+    seen = liveness.assess(kv, liveness.read(data_dir, kv), now)
+    return {"state": seen["state"], **{k: kv.get(f"service.{k}") for k in SERVICE_KEYS},
+            "heartbeat": seen["heartbeat"], "not_responding_since": seen["not_responding_since"]}
+
+
+def _public(report: dict[str, Any], service: dict[str, Any]) -> dict[str, Any]:
     counts = report["counts"]
     return {
         "items": counts["items"],
@@ -30,7 +39,7 @@ def _public(report: dict[str, Any]) -> dict[str, Any]:
              "last_scan_at": r.get("last_scan_at")}
             for r in report["roots"]
         ],
-        "service": {k: report["kv"].get(f"service.{k}") for k in SERVICE_KEYS},
+        "service": service,
         "people": report["people"],
         "faces": report["faces"],
         "memories": report["memories"],
@@ -42,7 +51,8 @@ def _public(report: dict[str, Any]) -> dict[str, Any]:
 @pass_app
 def status(app: AppContext, as_json: bool) -> None:
     """Show what is indexed and whether every library root is online."""
-    data = _public(store_service.status(app.db))
+    report = store_service.status(app.db)
+    data = _public(report, _service(report, app.config.data_dir, datetime.now(UTC)))
     if as_json:
         print_json(data)
         return
@@ -56,6 +66,17 @@ def status(app: AppContext, as_json: bool) -> None:
         extra = f" - {root['note']}" if root["note"] and root["state"] != "online" else ""
         click.echo(f"  {root['state']:8} {root['path']}{extra}")
     click.echo(f"{data['people']} people, {data['faces']} faces, {data['memories']} memories")
+    click.echo(_service_line(data["service"]))
+
+
+def _service_line(service: dict[str, Any]) -> str:
+    state = service["state"]
+    if state is None:
+        return "service: never started (`homeroll run`)"
+    if state == "not responding":
+        gone = f"; pid {service['pid']} is gone" if service["pid"] else ""
+        return f"service: not responding since {service['not_responding_since'] or 'its start'}{gone}"
+    return f"service: {state}" + (f" (last heartbeat {service['heartbeat']})" if state == "running" else "")
 
 
 commands = [status]

@@ -26,7 +26,7 @@ from homeroll.daemon import store
 from homeroll.daemon.config import Config
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.ingest.pipeline import Indexer
-from homeroll.daemon.service import jobs
+from homeroll.daemon.service import jobs, liveness
 from homeroll.daemon.service.commands import Job, Reconcile, Reload, Subtree
 from homeroll.daemon.service.sdnotify import Notifier
 from homeroll.daemon.service.stability import StabilityTracker
@@ -47,6 +47,7 @@ class Service:
         self.cfg_path = cfg_path
         self.notifier = notifier
         self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self._last_beat = float("-inf")
 
     def _on_signal(self, signum, _frame) -> None:
         self.events.put(signum)  # SimpleQueue.put is reentrant: safe in a signal handler
@@ -115,12 +116,26 @@ class Service:
                 log.error("the index worker stopped (%s); exiting so the service manager restarts us",
                           self.worker.failed)
                 return 1
-            if self.notifier.watchdog_due() and self.worker.alive() and self.watchers.alive() \
-                    and self.scheduler.running:
+            healthy = self.worker.alive() and self.watchers.alive() and self.scheduler.running
+            if healthy and self.notifier.watchdog_due():
                 self.notifier.watchdog()
+            if healthy:
+                self._beat()
             if self.worker.status_text != last_status:
                 last_status = self.worker.status_text
                 self.notifier.status(last_status)
+
+    def _beat(self) -> None:
+        """The heartbeat `homeroll status` reads (see liveness.py), every HEARTBEAT_SECONDS while healthy."""
+        now = time.monotonic()
+        if now - self._last_beat < liveness.HEARTBEAT_SECONDS:
+            return
+        first, self._last_beat = self._last_beat == float("-inf"), now
+        try:
+            liveness.beat(self.cfg.data_dir, first=first)
+        except OSError as exc:
+            log.warning("cannot write the heartbeat in %s: %s; status will call the service not responding",
+                        self.cfg.data_dir, exc)
 
     def _reload(self) -> None:
         self.notifier.reloading()

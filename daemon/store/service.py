@@ -15,7 +15,7 @@ from homeroll.daemon.store import sidecars as store_sidecars
 
 #: kv keys the status report holds when present (written by the service, scan, faces, memories and export jobs).
 STATUS_KV_KEYS = (
-    "service.state", "service.started_at", "service.pid", "service.heartbeat", "service.last_reconcile_at",
+    "service.state", "service.started_at", "service.pid", "service.last_reconcile_at",
     "scan.last_run", "scan.last_summary", "faces.last_run", "faces.last_summary",
     "memories.last_run", "memories.last_summary", "export.last_run", "export.last_summary",
 )

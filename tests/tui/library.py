@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -18,6 +19,7 @@ from sqlite_utils import Database
 
 from homeroll.daemon import store
 from homeroll.daemon.config import Config
+from homeroll.daemon.service import liveness
 from homeroll.daemon.store import items as store_items
 
 #: Library root recorded in the DB: fixed (not the tmp dir) so screens and snapshots do not vary.
@@ -170,7 +172,10 @@ def build(cfg: Config) -> dict:
         store_items.record_skipped(db, root, "2024/broken.jpg", "cannot decode: truncated JPEG data")
         store_items.record_skipped(db, root, "2024/huge.png", "too many pixels (200000000 > 80000000)")
         store_items.kv_set(db, "service.state", "running")
-        store_items.kv_set(db, "service.heartbeat", "2025-06-01T11:59:30+00:00")
+        # the heartbeat as `homeroll run` writes it, 30 s before the tests' clock
+        liveness.beat(cfg.data_dir, first=True)
+        beat_at = (NOW - timedelta(seconds=30)).timestamp()
+        os.utime(liveness.heartbeat_path(cfg.data_dir), (beat_at, beat_at))
         return {"memories": memory_ids, "members": members, "people": person_ids}
     finally:
         db.close()

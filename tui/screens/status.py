@@ -13,6 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Header, Static
 
+from homeroll.daemon.service import liveness
 from homeroll.daemon.store.service import FACES_TODO_CAP
 from homeroll.tui.format import ago, clip
 from homeroll.tui.messages import StatusLoaded
@@ -96,13 +97,14 @@ def service_text(status: dict[str, Any], now: datetime) -> Text:
     """The block above the tables: the service's state, the library's counts, faces, offline roots, kv."""
     kv: dict[str, str] = status["kv"]
     text = Text()
-    state = kv.get("service.state")
-    beat = kv.get("service.heartbeat")
+    seen = liveness.assess(kv, status["liveness"], now)
     text.append("Service: ", style="bold")
-    if state or beat:
-        text.append(f"{state or 'running'}")
-        if beat:
-            text.append(f" (last heartbeat {ago(beat, now)})")
+    if seen["state"] == "not responding":
+        text.append(f"not responding since {ago(seen['not_responding_since'], now)}", style="bold red")
+    elif seen["state"]:
+        text.append(seen["state"])
+        if seen["heartbeat"]:
+            text.append(f" (last heartbeat {ago(seen['heartbeat'], now)})")
     else:
         text.append("no report yet (is `homeroll run` running?)")
     text.append(_library_lines(status))
@@ -110,7 +112,7 @@ def service_text(status: dict[str, Any], now: datetime) -> Text:
     if offline:
         text.append(f"\nOffline: {', '.join(offline)}", style="bold red")
     for key, raw in kv.items():
-        if key in ("service.state", "service.heartbeat"):
+        if key == "service.state":
             continue
         value = _value(raw)
         if key.endswith(("_at", ".last_run", ".heartbeat")):
