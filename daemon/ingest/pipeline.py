@@ -110,8 +110,11 @@ class Indexer:
                                float(scan_cfg["per_file_timeout"]))
         self._places: dict[tuple[float, float], int] = {}
         for root in cfg.libraries:
-            if store_service.root_row(db, str(root)) is None:
-                store_items.set_root(db, str(root), state="online")
+            row = store_service.root_row(db, str(root))
+            if row is None or row["state"] == "removed":  # back in the config: its unchanged files stay as they are
+                store_items.set_root(db, str(root), state="online", note=None)
+        for root in store_service.mark_removed_roots(db, [str(r) for r in cfg.libraries]):
+            log.info("root %s is no longer in the config: removed (its photos feed no new memories)", root)
 
     def __enter__(self) -> Indexer:
         return self

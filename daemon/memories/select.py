@@ -250,7 +250,9 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None) -> di
     started = time.perf_counter()
     settings = cfg["memories"]
     today = today or datetime.now(cfg.zone).date()
-    lib = load_library(db, home_tz=cfg.home_tz, excluded_folders=list(settings["excluded_folders"]))
+    # a root taken out of the config is excluded like a folder: its photos feed no new memory
+    excluded = [*settings["excluded_folders"], *store_items.removed_roots(db)]
+    lib = load_library(db, home_tz=cfg.home_tz, excluded_folders=excluded)
     # places for positions without a stored one come from ingest's geocoder, so titles and items agree
     candidates, facts = propose(lib, settings, today, partial(lookup_place, cfg, db))
     existing = store_memories.existing_memories(db)

@@ -39,9 +39,10 @@ __all__ = [
 def todo_items(db: Database, disabled_roots: Iterable[str] = (), limit: int | None = None) -> list[tuple[int, str]]:
     """Present photos (and screenshots: PNGs without camera EXIF land there) not yet scanned for faces.
 
-    Returns (item id, absolute path), leaving out items under a root listed in ``disabled_roots``.
+    Returns (item id, absolute path), leaving out items under a root in ``disabled_roots`` or removed.
     """
-    disabled = [os.path.abspath(os.path.expanduser(str(r))).rstrip(os.sep) for r in disabled_roots]
+    disabled = [os.path.abspath(os.path.expanduser(str(r))).rstrip(os.sep)
+                for r in [*disabled_roots, *store_items.removed_roots(db)]]
     ids = (row[0] for row in db.execute(
         """SELECT id FROM items WHERE faces_scanned = 0 AND kind IN ('photo', 'screenshot') AND state = 'present'
            ORDER BY taken_at_utc DESC, id"""))

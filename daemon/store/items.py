@@ -327,6 +327,11 @@ def roots(db: Database) -> list[dict[str, Any]]:
     return [dict(r) for r in db.query("SELECT * FROM roots ORDER BY path")]
 
 
+def removed_roots(db: Database) -> list[str]:
+    """Roots taken out of the config (store.service.mark_removed_roots): nothing new comes from them."""
+    return [r[0] for r in db.execute("SELECT path FROM roots WHERE state = 'removed' ORDER BY path")]
+
+
 def kv_get(db: Database, key: str, default: str | None = None) -> str | None:
     row = db.execute("SELECT value FROM kv WHERE key = ?", [key]).fetchone()
     return row[0] if row else default

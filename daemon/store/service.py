@@ -42,6 +42,20 @@ def root_row(db: Database, root: str) -> dict | None:
     return dict(zip(("path", "state", "watcher", "st_dev", "note"), row, strict=True)) if row else None
 
 
+def mark_removed_roots(db: Database, configured: Iterable[str]) -> list[str]:
+    """Roots the DB knows that the config no longer lists become ``removed``; returns the newly removed.
+
+    Their paths are kept as they are (not missing, not purged): exported and approved memories keep
+    their photos, and a root put back is reconciled without reading its unchanged files again.
+    """
+    keep = set(configured)
+    gone = [r[0] for r in db.execute("SELECT path FROM roots WHERE state != 'removed'") if r[0] not in keep]
+    with db.atomic():
+        for path in gone:
+            db["roots"].update(path, {"state": "removed", "note": "not in the config"})
+    return gone
+
+
 def present_paths_under(db: Database, root: str, prefix: str) -> list[str]:
     """Present relpaths inside folder ``prefix`` of ``root`` (a folder was deleted or moved away)."""
     like = prefix.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"

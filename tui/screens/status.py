@@ -108,7 +108,7 @@ def service_text(status: dict[str, Any], now: datetime) -> Text:
     else:
         text.append("no report yet (is `homeroll run` running?)")
     text.append(_library_lines(status))
-    offline = [r["path"] for r in status["roots"] if r.get("state") != "online"]
+    offline = [r["path"] for r in status["roots"] if r.get("state") in ("offline", "missing")]
     if offline:
         text.append(f"\nOffline: {', '.join(offline)}", style="bold red")
     for key, raw in kv.items():
