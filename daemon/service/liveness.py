@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from homeroll.daemon.store import fsutil
+
 __all__ = ["HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS", "Facts", "assess", "beat", "heartbeat_path", "read"]
 
 HEARTBEAT_SECONDS = 15.0
@@ -48,16 +50,6 @@ class Facts:
     pid_alive: bool | None  # None: no pid recorded
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, run by another user (the service's own account)
-    return True
-
-
 def read(data_dir: Path | str, kv: dict[str, str]) -> Facts:
     try:
         beat_at = datetime.fromtimestamp(heartbeat_path(data_dir).stat().st_mtime, UTC)
@@ -65,7 +57,7 @@ def read(data_dir: Path | str, kv: dict[str, str]) -> Facts:
         beat_at = None
     raw = kv.get("service.pid")
     pid = int(raw) if raw and raw.isdigit() else None
-    return Facts(beat_at, None if pid is None else _pid_alive(pid))
+    return Facts(beat_at, None if pid is None else fsutil.pid_alive(pid))
 
 
 def _iso(moment: datetime | None) -> str | None:

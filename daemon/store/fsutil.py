@@ -21,7 +21,7 @@ import secrets
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["TEMP_PREFIX", "TEMP_SUFFIX", "PreparedFile", "fsync_dir", "sweep_stale_temps", "write_atomic"]
+__all__ = ["TEMP_PREFIX", "TEMP_SUFFIX", "PreparedFile", "fsync_dir", "pid_alive", "sweep_stale_temps", "write_atomic"]
 
 TEMP_PREFIX = ".homeroll-"
 TEMP_SUFFIX = ".tmp"
@@ -161,7 +161,8 @@ def write_atomic(target: Path, data: bytes, mode: int | None = None, *, unnamed:
     fsync_dir(target.parent)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Does process ``pid`` exist (run by any user)? A dead writer's temp files, a dead service's pid."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -183,7 +184,7 @@ def sweep_stale_temps(folder: Path) -> int:
             pid = int(name[len(TEMP_PREFIX):].split("-", 1)[0])
         except ValueError:
             continue
-        if pid == os.getpid() or _alive(pid):
+        if pid == os.getpid() or pid_alive(pid):
             continue  # that write is still running
         try:
             (Path(folder) / name).unlink()
