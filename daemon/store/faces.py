@@ -363,10 +363,12 @@ def forget_person(db: Database, person_id: int) -> dict[str, int]:
 def vacuum(db: Database) -> None:
     """Rewrite the DB file so deleted face data leaves no trace in free pages or the WAL.
 
-    VACUUM cannot run inside a transaction, so this must be called after the deleting one committed.
+    VACUUM cannot run inside a transaction, so this must be called after the deleting one committed. A
+    caller's open transaction is an error, never committed here: a hidden commit would make a forget
+    that then fails look undone while the delete was already written.
     """
     if db.conn.in_transaction:
-        db.conn.commit()
+        raise RuntimeError("store.faces.vacuum called inside an open transaction; commit or roll back first")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.execute("VACUUM")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

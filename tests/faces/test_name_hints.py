@@ -213,3 +213,15 @@ def test_cli_lists_accepts_and_declines_offers(make_config):
     rows = {p["id"]: p for p in cli_json(cfg.path, "people", "--json")}
     assert [rows[i]["name"] for i in (ids["A"], ids["B"], ids["C"])] == ["Anna", None, None]
     assert all(r["suggested_name"] is None for r in rows.values())
+
+
+def test_forget_inside_a_callers_transaction_commits_nothing_behind_its_back(memdb):
+    """VACUUM needs no open transaction; forget must refuse rather than commit the caller's work."""
+    ids = _anna_mostly_a(Library(memdb))
+    memdb.conn.execute("BEGIN")
+    with pytest.raises(RuntimeError, match="inside an open transaction"):
+        store_faces.forget_person(memdb, ids["A"])
+    memdb.conn.rollback()
+    assert ids["A"] in {p["id"] for p in store_faces.list_people(memdb)}
+    assert store_faces.forget_person(memdb, ids["A"])["faces_deleted"] > 0  # outside one it works
+    assert ids["A"] not in {p["id"] for p in store_faces.list_people(memdb)}
