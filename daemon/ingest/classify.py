@@ -257,14 +257,14 @@ def classify(root: str, files: dict[str, FileEntry | None], listings: dict[str, 
     """
     stage = _Stage(root, listings, known, excluded, young_after)
     plan = Plan(sidecar_changes=stage.changes)
-    present = stage.sidecars(files, stage.changes)
+    stage.find_sidecars(files)
     for relpath, entry in files.items():
-        plan.verdicts[relpath] = stage.verdict(relpath, entry, present)
+        plan.verdicts[relpath] = stage.verdict(relpath, entry)
     for relpath in sorted(stage.refresh - plan.verdicts.keys()):
-        stage.pull_in(relpath, plan, present)
+        stage.pull_in(relpath, plan)
     for video in plan.videos():
         if video.partner and video.partner not in plan.verdicts and known.path(video.partner) is None:
-            stage.pull_in(video.partner, plan, present)
+            stage.pull_in(video.partner, plan)
     return plan
 
 
@@ -275,41 +275,38 @@ class _Stage:
     known: Known
     excluded: frozenset[str]
     young_after: int | None
-    refresh: set[str] = field(default_factory=set)
-    changes: list[SidecarSeen | SidecarGone] = field(default_factory=list)
-    given_sidecars: set[str] = field(default_factory=set)
+    refresh: set[str] = field(default_factory=set)  # photos to read again: a sidecar of theirs changed
+    changes: list[SidecarSeen | SidecarGone] = field(default_factory=list)  # sidecar rows to write
+    given_sidecars: set[str] = field(default_factory=set)  # the files given that are sidecars
 
-    def sidecars(self, files: dict[str, FileEntry | None], changes: list) -> set[str]:
+    def find_sidecars(self, files: dict[str, FileEntry | None]) -> None:
         """The sidecars among the files; what changed about them goes to ``changes`` and ``refresh``."""
-        present: set[str] = set()
         for relpath, entry in files.items():
             folder, name = os.path.split(relpath)
             if entry is None or roots.in_ignored_dir(relpath, self.excluded):
                 continue
             kind = self.listings[folder].pairing.kind_of(name)
             if kind is not None:
-                present.add(relpath)
-                self._seen(entry, kind, changes)
-        self.given_sidecars = present
+                self.given_sidecars.add(relpath)
+                self._seen(entry, kind)
         for relpath, (_, _, media, kind) in self.known.sidecars.items():
-            if relpath not in present:
-                changes.append(SidecarGone(relpath, kind))
+            if relpath not in self.given_sidecars:
+                self.changes.append(SidecarGone(relpath, kind))
                 self.refresh.update([media] if media else [])  # its photo falls back to its own metadata
-        return present
 
-    def _seen(self, entry: FileEntry, kind: str, changes: list) -> None:
+    def _seen(self, entry: FileEntry, kind: str) -> None:
         folder, name = os.path.split(entry.relpath)
         media = [_join(folder, m) for m in self.listings[folder].pairing.media_of.get(name, [])]
         prior = self.known.sidecars.get(entry.relpath)
         if prior and prior[:3] == (entry.size, entry.mtime_ns, media[0] if media else None):
             return
-        changes.append(SidecarSeen(entry, kind, media[0] if media else None))
+        self.changes.append(SidecarSeen(entry, kind, media[0] if media else None))
         self.refresh.update(([prior[2]] if prior and prior[2] else []) + media)
 
-    def verdict(self, relpath: str, entry: FileEntry | None, sidecars: set[str]) -> Verdict:
+    def verdict(self, relpath: str, entry: FileEntry | None) -> Verdict:
         if roots.in_ignored_dir(relpath, self.excluded):
             return Ignored(relpath)
-        if relpath in sidecars:
+        if relpath in self.given_sidecars:
             return Sidecar(relpath)
         if entry is None:
             return Sidecar(relpath) if relpath in self.known.sidecars else Vanished(relpath)
@@ -359,13 +356,13 @@ class _Stage:
         if entry is not None:
             self.changes.append(SidecarSeen(entry, kind, media))
 
-    def pull_in(self, relpath: str, plan: Plan, sidecars: set[str]) -> None:
+    def pull_in(self, relpath: str, plan: Plan) -> None:
         """A file that was not given: only when its folder's listing has it, and only to be read."""
         folder, name = os.path.split(relpath)
         listing = self.listings.get(folder)
         entry = _stat(self.root, relpath) if listing and name in listing.names else None
         if entry is None:
             return
-        verdict = self.verdict(relpath, entry, sidecars)
+        verdict = self.verdict(relpath, entry)
         if isinstance(verdict, (Photo, Video)):
             plan.verdicts[relpath] = verdict

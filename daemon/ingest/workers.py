@@ -160,7 +160,7 @@ class ProcessPool:
     def map(self, jobs: Iterable[tuple]) -> Iterator[tuple[tuple, Any]]:
         """Yield (job, result) for each job in ``jobs`` (consumed lazily); a lost job's result is a ``Failure``."""
         for worker in list(self._workers):
-            if worker.jobs or not worker.process.is_alive():  # a caller stopped early, or it died while idle
+            if worker.jobs:  # a caller stopped early: its answers must not reach this map (a dead one is _fill's)
                 self._replace(worker)
         while len(self._workers) < self._size:
             self._workers.append(_Worker(self._ctx, *self._spawn))
