@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -50,3 +52,42 @@ def test_ruff_is_clean_with_complexity_at_most_12():
     assert ruff, "ruff is in the [test] extras: pip install -e '.[test]'"
     done = subprocess.run([ruff, "check", "--no-cache", str(REPO)], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+#: SQL as it is written in this code base: upper-case keywords with what must follow them.
+SQL = re.compile(r"\b(SELECT\b.+\bFROM|INSERT\s+(OR\s+[A-Z]+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
+                 r"PRAGMA\s+\w+\s*(=|\(|$)|BEGIN\b|COMMIT\b|ROLLBACK\b|SAVEPOINT\b|CREATE\s+(TABLE|INDEX|VIEW|TRIGGER))", re.S)
+#: Connection methods that run SQL text.
+SQL_CALLS = {"execute", "executemany", "executescript"}
+
+
+def sql_outside_store(paths) -> list[str]:
+    """Each SQL string and each execute/commit call in these files, as 'file:line: what' (docstrings aside)."""
+    found = []
+    for path in paths:
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)
+                      and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                    and SQL.search(node.value)):
+                found.append(f"{path}:{node.lineno}: {node.value[:60]!r}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS:
+                found.append(f"{path}:{node.lineno}: .{node.func.attr}(…)")
+    return found
+
+
+def test_no_sql_outside_store():
+    store = REPO / "daemon" / "store"
+    paths = [p for top in ("daemon", "tui", "demo") for p in (REPO / top).rglob("*.py") if store not in p.parents]
+    assert sql_outside_store(paths) == [], "move these into daemon/store/"
+
+
+def test_the_sql_check_can_fail(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text('def f(db):\n    """SELECT x FROM y in a docstring is fine, and so is: Select one from these."""\n'
+                   '    label = "Select what to show from here; PRAGMA quick_check: failed"\n'
+                   '    return db.execute("SELECT id FROM items WHERE x = ?", [1])\n')
+    assert sorted(sql_outside_store([bad])) == [f"{bad}:4: 'SELECT id FROM items WHERE x = ?'", f"{bad}:4: .execute(…)"]

@@ -65,32 +65,6 @@ class ScanStats:
         return text + f" ({self.seconds:.1f} s)"
 
 
-BATCH_SECONDS = 0.5
-
-
-class _GroupCommit:
-    """Group the per-file transactions (they become savepoints) into one commit every BATCH_SECONDS."""
-
-    def __init__(self, db: Database) -> None:
-        self.conn = db.conn
-        self.opened = 0.0
-
-    def __enter__(self) -> _GroupCommit:
-        return self
-
-    def file_done(self) -> None:
-        now = time.monotonic()
-        if self.conn.in_transaction and now - self.opened >= BATCH_SECONDS:
-            self.conn.commit()
-        if not self.conn.in_transaction:
-            self.conn.execute("BEGIN")
-            self.opened = now
-
-    def __exit__(self, *exc) -> None:
-        if self.conn.in_transaction:
-            self.conn.commit()
-
-
 class Indexer:
     """Owns the worker processes and the geocoder; use as a context manager."""
 
@@ -142,22 +116,28 @@ class Indexer:
         return pid
 
     # --- storing one analysed file ------------------------------------------------------------
-    def _store(self, root: str, relpath: str, result: dict[str, Any], stats: ScanStats,
-               refresh: bool = False) -> str:
+    def _prepare(self, root: str, relpath: str, result: dict[str, Any]) -> None:
+        """What storing needs that may block (a stat, a place lookup), done before the write transaction."""
         if "skip" in result:
             try:
                 st = os.stat(os.path.join(root, relpath))
-                size, mtime = st.st_size, st.st_mtime_ns
+                result["stat"] = (st.st_size, st.st_mtime_ns)
             except OSError:
-                size = mtime = None
-            store_items.record_skipped(self.db, root, relpath, result["skip"], size, mtime)
+                result["stat"] = (None, None)
+            return
+        record = result["ok"]["record"]
+        record["place_id"] = self._place_id(record.get("lat"), record.get("lon"))
+
+    def _store(self, root: str, relpath: str, result: dict[str, Any], stats: ScanStats,
+               refresh: bool = False) -> str:
+        if "skip" in result:
+            store_items.record_skipped(self.db, root, relpath, result["skip"], *result["stat"])
             stats.skipped += 1
             return f"skipped:{result['skip']}"
         ok = result["ok"]
         record = ok["record"]
         if ok.get("warning"):
             log.info("%s: %s", relpath, ok["warning"])
-        record["place_id"] = self._place_id(record.get("lat"), record.get("lon"))
         item_id, created = store_items.save_item(self.db, record, root, relpath, ok["size"], ok["mtime_ns"])
         if not created and (refresh or ranks_better(record["taken_at_source"],
                                                     store_items.taken_source(self.db, item_id))):
@@ -224,30 +204,34 @@ class Indexer:
                            stats: ScanStats, progress: Progress | None = None) -> dict[str, str]:
         """Analyse in the workers and store; photos first, so a Live Photo's video finds its photo indexed.
 
-        Items are committed in short batches (at most ``BATCH_SECONDS`` of work): far fewer commits on a
-        big scan, and a crash loses only uncommitted files, which the next scan indexes (once). A file
-        read again because a sidecar changed (``refresh``) has its new reading replace the old one.
+        The results that are ready whenever the pool wakes are written in one transaction, committed
+        before the pool is waited on again: a slow file (a stalled NAS read, a huge decode) never holds
+        the write lock, so an approve in the TUI never waits for it. A crash loses only what was not yet
+        committed, which the next scan indexes (once). A file read again because a sidecar changed
+        (``refresh``) has its new reading replace the old one.
         """
         outcomes: dict[str, str] = {}
         total = len(photos) + len(videos)
 
         def store_all(jobs: list[classify.Photo] | list[classify.Video]) -> None:
             refresh = {job.relpath for job in jobs if job.refresh}
-            for _, relpath, result in self.pool.map(job.job for job in jobs):
-                outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh)
-                group.file_done()
+            for batch in self.pool.batches(job.job for job in jobs):
+                for _, relpath, result in batch:
+                    self._prepare(root, relpath, result)
+                with self.db.atomic():
+                    for _, relpath, result in batch:
+                        outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh)
                 if progress:
                     progress(len(outcomes), total)
 
-        with _GroupCommit(self.db) as group:
-            store_all(photos)
-            plain: list[classify.Video] = []
-            for video in videos:
-                if video.partner and self._attach_live(root, video, stats):
-                    outcomes[video.relpath] = "indexed"
-                else:
-                    plain.append(video)
-            store_all(plain)
+        store_all(photos)
+        plain: list[classify.Video] = []
+        for video in videos:
+            if video.partner and self._attach_live(root, video, stats):
+                outcomes[video.relpath] = "indexed"
+            else:
+                plain.append(video)
+        store_all(plain)
         return outcomes
 
     # --- the public entry points --------------------------------------------------------------

@@ -159,6 +159,15 @@ class ProcessPool:
 
     def map(self, jobs: Iterable[tuple]) -> Iterator[tuple[tuple, Any]]:
         """Yield (job, result) for each job in ``jobs`` (consumed lazily); a lost job's result is a ``Failure``."""
+        for batch in self.batches(jobs):
+            yield from batch
+
+    def batches(self, jobs: Iterable[tuple]) -> Iterator[list[tuple[tuple, Any]]]:
+        """Like :meth:`map`, but the results come as lists: all that were ready when the pool woke.
+
+        The next list is only waited for when the caller asks for it, so a caller that writes a list
+        in one transaction and commits it before asking never holds the DB's write lock across a wait.
+        """
         for worker in list(self._workers):
             if worker.jobs:  # a caller stopped early: its answers must not reach this map (a dead one is _fill's)
                 self._replace(worker)
@@ -173,8 +182,9 @@ class ProcessPool:
                 return
             overdue_in = min(w.started for w in busy) + self._timeout - time.monotonic()
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=max(0.0, overdue_in))
-            for worker in busy:
-                yield from self._collect(worker, ready, retry)
+            batch = [done for worker in busy for done in self._collect(worker, ready, retry)]
+            if batch:
+                yield batch
 
     def _fill(self, pending: Iterator[tuple], retry: deque[tuple]) -> None:
         for worker in list(self._workers):
@@ -231,8 +241,12 @@ def _analyse_worker(settings: dict[str, Any]) -> Callable[[tuple], dict[str, Any
     setup_pillow(settings["max_image_pixels"])
     _warm_up()
 
+    stall = _test_stall()
+
     def analyse_one(job: tuple) -> dict[str, Any]:
         path, relpath, sidecars = job
+        if stall and stall[0] in path:
+            time.sleep(stall[1])
         try:
             return {"ok": analyse(path, relpath, settings, sidecars)}
         except SkipFile as exc:
@@ -249,6 +263,20 @@ def _analyse_worker(settings: dict[str, Any]) -> Callable[[tuple], dict[str, Any
     return analyse_one
 
 
+def _test_stall() -> tuple[str, float] | None:
+    """``HOMEROLL_TEST_STALL="<substring>:<seconds>"``: a file whose path holds the substring takes that long.
+
+    A test and bench hook (tests/service/test_stalled_file.py, bench/concurrency.py) standing in for a
+    read that blocks on a stalled NAS or a decoder that grinds through a huge file; unset in normal use.
+    """
+    text = os.environ.get("HOMEROLL_TEST_STALL", "")
+    substring, _, seconds = text.rpartition(":")
+    try:
+        return (substring, float(seconds)) if substring else None
+    except ValueError:
+        return None
+
+
 def _warm_up() -> None:
     """Load what the first file would otherwise pay for (zone polygons, scipy's FFT for phash)."""
     import imagehash
@@ -260,6 +288,13 @@ def _warm_up() -> None:
     imagehash.phash(Image.new("L", (64, 64)))
 
 
+def _named(path: str, relpath: str, result: Any) -> tuple[str, str, dict[str, Any]]:
+    if isinstance(result, Failure):
+        log.warning("%s: decoder %s", path, result)
+        result = {"skip": f"decoder {result}"}
+    return path, relpath, result
+
+
 class WorkerPool:
     """The indexer's pool: ``analyse`` in each worker (nice 10); a hung or crashed decoder is the file's skip reason."""
 
@@ -269,16 +304,13 @@ class WorkerPool:
     def alive(self) -> bool:
         return self._pool.alive()
 
-    def map(self, jobs: Iterable[tuple]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """Yield (path, relpath, result) for each (path, relpath, sidecars) in ``jobs`` (consumed lazily).
+    def batches(self, jobs: Iterable[tuple]) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+        """Lists of (path, relpath, result) for the (path, relpath, sidecars) ``jobs``, as they finish.
 
-        ``sidecars`` (kind -> path, or None) goes to ``analyse`` with the file.
+        ``sidecars`` (kind -> path, or None) goes to ``analyse`` with the file. See ProcessPool.batches.
         """
-        for (path, relpath, _), result in self._pool.map(jobs):
-            if isinstance(result, Failure):
-                log.warning("%s: decoder %s", path, result)
-                result = {"skip": f"decoder {result}"}
-            yield path, relpath, result
+        for batch in self._pool.batches(jobs):
+            yield [_named(path, relpath, result) for (path, relpath, _), result in batch]
 
     def close(self) -> None:
         self._pool.close()

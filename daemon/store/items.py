@@ -212,10 +212,11 @@ def place_id(db: Database, city: str | None, region: str | None, country: str | 
     ).fetchone()
     if row:
         return row[0]
-    cur = db.execute(
-        "INSERT INTO places (city, region, country, country_code, source) VALUES (?, ?, ?, ?, ?)",
-        [city, region, country, country_code, source],
-    )
+    with db.atomic():
+        cur = db.execute(
+            "INSERT INTO places (city, region, country, country_code, source) VALUES (?, ?, ?, ?, ?)",
+            [city, region, country, country_code, source],
+        )
     return cur.lastrowid
 
 

@@ -7,11 +7,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
 from homeroll.daemon import config as config_mod
 from homeroll.daemon import store
 from homeroll.daemon.memories.select import run_selection
+from homeroll.daemon.store import db as store_db
 from tests.memories.camera_roll import generate
 
 SEEDS = (1, 2, 3)
@@ -34,9 +34,9 @@ def roll_db(seed: int, **kw):
         truth = generate(template, seed, **kw)
         _templates[key] = (template, truth)
     template, truth = _templates[key]
-    conn = sqlite3.connect(":memory:")
+    conn = sqlite3.connect(":memory:", isolation_level=None)  # as store.connect sets it up
     template.conn.backup(conn)
-    db = sqlite_utils.Database(conn)
+    db = store_db.Database(conn)  # the store's write path (BEGIN IMMEDIATE), as in production
     db.execute("PRAGMA foreign_keys = ON")
     return db, truth
 
