@@ -67,3 +67,11 @@ def ago(stamp: str | None, now: datetime) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h ago"
     return f"{seconds // 86400} days ago"
+
+
+def bar(done: int, total: int | None, width: int = 16) -> str:
+    """'[####............]' for done of total (ASCII, like the rest); empty without a total."""
+    if not total or width <= 2:
+        return ""
+    filled = min(width - 2, max(0, (width - 2) * done // total))
+    return "[" + "#" * filled + "." * (width - 2 - filled) + "]"

@@ -135,21 +135,24 @@ def faces(ctx: click.Context, app: AppContext, as_json: bool, person_id: int | N
     if person_id is not None:
         raise UserError("--person only filters the --json listing")
     from homeroll.daemon.faces.job import run_faces_job
+    from homeroll.daemon.service.progress import JobProgress
 
     cfg, db = app.config, app.db
     if not cfg["faces"]["enabled"]:
         click.echo("face recognition is disabled ([faces] enabled = false); nothing done")
         return
-    if sys.stderr.isatty():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    with JobProgress(db, "faces") as report:  # status shows it while it runs, and its last error
+        if sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), transient=True) as bar:
-            task = bar.add_task("faces", total=None)
-            summary = run_faces_job(cfg, db, limit=limit,
-                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
-    else:
-        summary = run_faces_job(cfg, db, limit=limit)
+            with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), transient=True) as bar:
+                task = bar.add_task("faces", total=None)
+                report.also = lambda done, total: bar.update(task, completed=done, total=total)
+                summary = run_faces_job(cfg, db, limit=limit, progress=report)
+        else:
+            summary = run_faces_job(cfg, db, limit=limit, progress=report)
+        report.result = summary
     click.echo(f"{summary['items_scanned']} photos scanned, {summary['faces_found']} faces found, "
                f"{summary['faces_assigned']} matched known people, {summary['people_created']} new people, "
                f"{summary['unassigned']} faces waiting ({summary['seconds']:.1f} s)")

@@ -9,6 +9,7 @@ import click
 
 from homeroll.daemon.cli.context import AppContext, pass_app
 from homeroll.daemon.ingest.pipeline import Indexer
+from homeroll.daemon.service.progress import JobProgress
 
 
 @click.command("scan")
@@ -17,16 +18,18 @@ from homeroll.daemon.ingest.pipeline import Indexer
 def scan(app: AppContext, as_json: bool) -> None:
     """Index new and changed files in every library; unchanged files cost one stat."""
     cfg, db = app.config, app.db
-    with Indexer(cfg, db) as indexer:
+    with Indexer(cfg, db) as indexer, JobProgress(db, "scan") as report:  # status shows it while it runs
         if sys.stderr.isatty() and not as_json:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
             with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                           TimeRemainingColumn(), transient=True) as bar:
                 task = bar.add_task("indexing", total=None)
-                stats = indexer.scan(progress=lambda done, total: bar.update(task, completed=done, total=total))
+                report.also = lambda done, total: bar.update(task, completed=done, total=total)
+                stats = indexer.scan(progress=report)
         else:
-            stats = indexer.scan()
+            stats = indexer.scan(progress=report)
+        report.result = {"summary": stats.summary()}
     if as_json:
         from dataclasses import asdict
 

@@ -1,7 +1,8 @@
-"""`homeroll status`: counts, roots (online/offline, watcher), and what the service last did.
+"""`homeroll status`: counts, roots (online/offline, watcher), the running job and each job's last error.
 
 The report is store.service.status, the one the TUI's status screen shows; this module only gives it
-the shape of the JSON contract (docs/cli.md) and of the few plain lines.
+the shape of the JSON contract (docs/cli.md) and of the few plain lines. The jobs come out of
+service.progress.describe, which also says whether a recorded run is really still going.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import click
 
 from homeroll.daemon.cli.context import AppContext, json_option, pass_app, print_json
 from homeroll.daemon.service import liveness
+from homeroll.daemon.service import progress as job_progress
 from homeroll.daemon.store import service as store_service
 
 #: kv keys under "service." that the JSON lists as recorded, set or not (``state`` is assessed, see liveness.py).
-SERVICE_KEYS = ("pid", "started_at", "last_reconcile_at")
+SERVICE_KEYS = ("pid", "started_at", "last_reconcile_at", "degraded_reason", "clock_jump_at")
 
 
 def _service(report: dict[str, Any], data_dir, now: datetime) -> dict[str, Any]:
@@ -43,6 +45,7 @@ def _public(report: dict[str, Any], service: dict[str, Any]) -> dict[str, Any]:
         "people": report["people"],
         "faces": report["faces"],
         "memories": report["memories"],
+        "jobs": job_progress.describe(report["jobs"]),
     }
 
 
@@ -66,13 +69,27 @@ def status(app: AppContext, as_json: bool) -> None:
         extra = f" - {root['note']}" if root["note"] and root["state"] != "online" else ""
         click.echo(f"  {root['state']:8} {root['path']}{extra}")
     click.echo(f"{data['people']} people, {data['faces']} faces, {data['memories']} memories")
-    click.echo(_service_line(data["service"]))
+    for line in _job_lines(data["jobs"]):
+        click.echo(line)
+    click.echo(_service_line(data["service"]))  # the last line, as docs/cli.md promises
+
+
+def _job_lines(jobs: dict[str, dict[str, Any]]) -> list[str]:
+    """The running job with its count, rate and time left; then each job whose last run failed."""
+    lines = [line for name, job in jobs.items() if (line := job_progress.job_line(name, job))]
+    for name, job in jobs.items():
+        if job["last_error"]:
+            error = job["last_error"]
+            lines.append(f"{name}: last run failed at {error.get('at')}: {error.get('error')}")
+    return lines
 
 
 def _service_line(service: dict[str, Any]) -> str:
     state = service["state"]
     if state is None:
         return "service: never started (`homeroll run`)"
+    if state == "degraded":
+        return f"service: degraded: {service['degraded_reason'] or 'see its log'}"
     if state == "not responding":
         gone = f"; pid {service['pid']} is gone" if service["pid"] else ""
         return f"service: not responding since {service['not_responding_since'] or 'its start'}{gone}"

@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,11 +265,13 @@ def export_memory(cfg: Config, db: Database, memory_id: int, *, layout: str | No
     return image_path
 
 
-def run_export_job(cfg: Config, db: Database) -> dict[str, Any]:
+def run_export_job(cfg: Config, db: Database, *,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Export every approved, not yet exported memory (when ``[export] auto`` is on).
 
     A missing or read-only folder stops the job with ``error`` set; the memories stay approved, so the
     next run (cron) tries again. A memory that cannot be rendered is listed in ``failed``.
+    ``progress(done, total)`` is called before each memory and at the end.
     """
     summary: dict[str, Any] = {"enabled": bool(cfg["export"]["auto"]), "exported": [], "failed": [],
                                "error": None}
@@ -276,7 +279,9 @@ def run_export_job(cfg: Config, db: Database) -> dict[str, Any]:
         return summary
     pending = store_memories.approved_not_exported(db)
     summary["pending"] = len(pending)
-    for memory_id in pending:
+    for done, memory_id in enumerate(pending):
+        if progress:
+            progress(done, len(pending))
         try:
             path = export_memory(cfg, db, memory_id)
         except ExportFolderError as exc:
@@ -288,4 +293,6 @@ def run_export_job(cfg: Config, db: Database) -> dict[str, Any]:
             log.warning("memory %d not exported: %s", memory_id, exc)
             continue
         summary["exported"].append({"id": memory_id, "path": str(path)})
+    if progress and not summary["error"]:
+        progress(len(pending), len(pending))
     return summary

@@ -18,7 +18,8 @@ import numpy as np
 from sqlite_utils import Database
 
 from homeroll.daemon.config import Config
-from homeroll.daemon.faces import cluster
+from homeroll.daemon.errors import UserError
+from homeroll.daemon.faces import cluster, models
 from homeroll.daemon.ingest.workers import Failure, ProcessPool, default_workers
 from homeroll.daemon.store import faces as store_faces
 
@@ -178,16 +179,18 @@ def run_faces_job(cfg: Config, db: Database, *, limit: int | None = None,
     if not faces_cfg["enabled"]:
         log.info("faces: disabled in the config ([faces] enabled = false); nothing done")
         return {"enabled": False, "items_scanned": 0, "faces_found": 0, "people_created": 0}
+    # One clear line before any worker starts, even with nothing to do yet: a machine that cannot run
+    # faces says so in the job's last error now, not when the first photos silently wait for ever.
+    problem = models.engine_problem(faces_cfg["detector"])
+    if problem:
+        raise UserError(f"faces engine cannot load: {problem}")
     todo = store_faces.todo_items(db, faces_cfg["disabled_roots"], limit)
     workers = min(default_workers(int(faces_cfg["workers"])), max(1, len(todo)))
     summary: dict[str, Any] = {"enabled": True, "items_scanned": 0, "faces_found": 0, "skipped": 0,
                                "workers": workers if todo else 0}
+    if progress:
+        progress(0, len(todo))
     if todo:
-        # Fail with one clear line before starting workers if the models are missing.
-        from homeroll.daemon.faces import models
-
-        for name in (models.SHAPE_PREDICTOR, models.FACE_ENCODER):
-            models.model_path(name)
         paths = dict(todo)
 
         def store_result(item_id: int, faces: list[dict[str, Any]], skipped: str | None) -> None:

@@ -2,6 +2,10 @@
 
 ``face_recognition_models/__init__.py`` imports ``pkg_resources``, which setuptools >= 81 no longer ships, so
 we only ask the import system where the package lives and read the ``.dat`` files from there.
+
+:func:`engine_problem` asks the same way whether dlib is there at all: the faces job calls it in the
+parent before it starts workers, so a machine without dlib or its models gets one clear reason in the
+job's last error (and in `homeroll status`), not photos quietly skipped by workers that cannot start.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ SHAPE_PREDICTOR = "shape_predictor_5_face_landmarks.dat"
 FACE_ENCODER = "dlib_face_recognition_resnet_model_v1.dat"
 CNN_DETECTOR = "mmod_human_face_detector.dat"
 
-__all__ = ["CNN_DETECTOR", "FACE_ENCODER", "SHAPE_PREDICTOR", "model_path", "models_dir"]
+__all__ = ["CNN_DETECTOR", "FACE_ENCODER", "SHAPE_PREDICTOR", "engine_problem", "model_path", "models_dir"]
 
 
 def models_dir() -> Path | None:
@@ -42,3 +46,20 @@ def model_path(name: str) -> Path:
             "(pip install face-recognition-models), or set [faces] enabled = false"
         )
     return folder / name
+
+
+def engine_problem(detector: str = "hog") -> str | None:
+    """Why the faces engine cannot load here, or None. Cheap: dlib is looked for, not imported."""
+    try:
+        spec = importlib.util.find_spec("dlib")
+    except (ImportError, ValueError) as exc:
+        return " ".join(str(exc).split()) or "dlib cannot be imported"
+    if spec is None:
+        return "No module named 'dlib'"
+    names = [SHAPE_PREDICTOR, FACE_ENCODER, *([CNN_DETECTOR] if detector == "cnn" else [])]
+    for name in names:
+        try:
+            model_path(name)
+        except UserError as exc:
+            return str(exc)
+    return None

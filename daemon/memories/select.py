@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -245,16 +246,24 @@ class _Writer:
         self.summary["dropped"] = len(stale)
 
 
-def run_selection(cfg: Config, db: Database, *, today: date | None = None) -> dict[str, Any]:
-    """Propose memories from the DB; returns {created, updated, unchanged, dropped, by_kind, ...}."""
+def run_selection(cfg: Config, db: Database, *, today: date | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Propose memories from the DB; returns {created, updated, unchanged, dropped, by_kind, ...}.
+
+    ``progress(done, 3)`` counts its stages (library loaded, candidates proposed, written): the writes
+    are one transaction, so a count inside it could not be seen before it ends anyway.
+    """
     started = time.perf_counter()
+    report = progress or (lambda done, total: None)
     settings = cfg["memories"]
     today = today or datetime.now(cfg.zone).date()
     # a root taken out of the config is excluded like a folder: its photos feed no new memory
     excluded = [*settings["excluded_folders"], *store_items.removed_roots(db)]
     lib = load_library(db, home_tz=cfg.home_tz, excluded_folders=excluded)
+    report(1, 3)
     # places for positions without a stored one come from ingest's geocoder, so titles and items agree
     candidates, facts = propose(lib, settings, today, partial(lookup_place, cfg, db))
+    report(2, 3)
     existing = store_memories.existing_memories(db)
     matched = _match(candidates, existing, lib.ids)
     writer = _Writer(db, lib, settings, existing)
@@ -264,6 +273,7 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None) -> di
         writer.drop_stale(existing)
         store_items.kv_set(db, "memories.homes", json.dumps(facts["homes"]))
         store_items.kv_set(db, "memories.last_run", store_items.now_iso())
+    report(3, 3)
     summary = writer.summary
     summary["by_kind"] = dict(summary["by_kind"])
     summary["items"] = facts["items"]

@@ -5,13 +5,15 @@ worker (the single writer) to run a step, and the worker runs steps between file
 is in memory and the jobs are re-added at every start with fixed ids, so the schedule lives in
 the config and all durable state stays in SQLite. Each step imports its area when it first runs,
 so `homeroll status` and a starting service do not pay for numpy-heavy modules they may not need; a
-failing import is a bug and fails the step like any other error.
+failing import is a bug and fails the step like any other error. Every step run here records its
+progress and its last summary or last error (service/progress.py), which `homeroll status` shows.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,10 +24,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from homeroll.daemon.config import Config
 from homeroll.daemon.errors import UserError
+from homeroll.daemon.service.progress import JobProgress, summary_line
+from homeroll.daemon.store import clock as store_clock
+from homeroll.daemon.store import items as store_items
+from homeroll.daemon.store import service as store_service
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JOB_IDS", "STEPS", "make_scheduler", "schedule_jobs", "run_step"]
+__all__ = ["JOB_IDS", "STEPS", "make_scheduler", "purge_expired", "schedule_jobs", "run_step"]
 
 #: Steps of `homeroll run --once`, in order.
 STEPS = ("scan", "faces", "select", "export")
@@ -91,19 +97,43 @@ _STEP_FUNCTIONS = {
 }
 
 
-def run_step(name: str, cfg: Config, db, *, indexer=None, limit: int | None = None) -> dict | None:
-    """Run one step now in the calling thread (the single writer). None when faces are disabled."""
-    if name == "scan":
-        stats = indexer.scan()
-        log.info("scan: %s", stats.summary())
-        return {"summary": stats.summary()}
+def run_step(name: str, cfg: Config, db, *, indexer=None, limit: int | None = None,
+             progress: Callable[[int, int], None] | None = None,
+             clock: Callable[[], float] = time.monotonic,
+             wall: Callable[[], str] = store_items.now_iso) -> dict | None:
+    """Run one step now in the calling thread (the single writer). None when faces are disabled.
+
+    The run records its progress and its outcome (service/progress.py): ``progress`` is called first at
+    every count (the service's stop check); an exception is recorded as the step's last error, one
+    line, and raised again, so callers handle it as before.
+    """
     if name == "faces" and not cfg["faces"]["enabled"]:
         log.info("faces: disabled in the config; skipped")
         return None
-    if name not in _STEP_FUNCTIONS:
+    if name != "scan" and name not in _STEP_FUNCTIONS:
         raise ValueError(f"unknown step {name!r}")
+    with JobProgress(db, name, also=progress, clock=clock, wall=wall) as report:
+        report.result = _call(name, cfg, db, indexer, limit, report)
+    log.info("%s: %s", name, summary_line(report.result))
+    return report.result
+
+
+def _call(name: str, cfg: Config, db, indexer, limit: int | None, report: JobProgress) -> dict:
+    if name == "scan":
+        return {"summary": indexer.scan(progress=report).summary()}
     module_name, function_name = _STEP_FUNCTIONS[name]
     function = getattr(importlib.import_module(module_name), function_name)
-    result = function(cfg, db, limit=limit) if name == "faces" else function(cfg, db)
-    log.info("%s: %s", name, result)
-    return result
+    if name == "faces":
+        return function(cfg, db, limit=limit, progress=report)
+    return function(cfg, db, progress=report)
+
+
+def purge_expired(cfg: Config, db) -> int:
+    """Delete paths (and items left without one) missing for longer than ``[watch] missing_grace_days``."""
+    days = float(cfg["watch"]["missing_grace_days"])
+    cutoff = store_clock.purge_cutoff(db, days)  # None while the clock is behind: a jump never purges
+    if cutoff is None or not store_service.has_expired_missing(db, cutoff):
+        return 0
+    removed = store_items.purge_missing(db, cutoff)
+    log.info("purged %d paths missing for more than %s days", removed, days)
+    return removed

@@ -13,18 +13,54 @@ from homeroll.daemon.store import faces as store_faces
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import sidecars as store_sidecars
 
-#: kv keys the status report holds when present (written by the service, scan, faces, memories and export jobs).
-STATUS_KV_KEYS = (
-    "service.state", "service.started_at", "service.pid", "service.last_reconcile_at",
-    "scan.last_run", "scan.last_summary", "faces.last_run", "faces.last_summary",
-    "memories.last_run", "memories.last_summary", "export.last_run", "export.last_summary",
-)
+#: kv keys the status report holds when present, each written by the service (service/main.py, worker.py).
+STATUS_KV_KEYS = ("service.state", "service.started_at", "service.pid", "service.last_reconcile_at",
+                  "service.degraded_reason", "service.clock_jump_at", "service.clock_jump_seconds")
+
+#: The steps that record their progress and outcome (service/jobs.py STEPS), and what each records under
+#: ``job.<name>.<field>`` (service/progress.py writes them): ``progress`` (JSON, only while it runs),
+#: ``last_run`` (when the last run ended), ``last_summary`` (of the last run that finished) and
+#: ``last_error`` (JSON {at, error}: the last run failed; removed by the next run that finishes).
+JOB_NAMES = ("scan", "faces", "select", "export")
+JOB_FIELDS = ("progress", "last_run", "last_summary", "last_error")
 
 #: Photos waiting for face detection are counted up to one more than this ("1000+").
 FACES_TODO_CAP = 1000
 
 #: Skipped files a report with ``queues`` lists (the count in ``counts`` is always exact).
 SKIPPED_LIMIT = 500
+
+
+def job_key(name: str, field: str) -> str:
+    return f"job.{name}.{field}"
+
+
+def set_job_progress(db: Database, name: str, progress_json: str) -> None:
+    store_items.kv_set(db, job_key(name, "progress"), progress_json)
+
+
+def end_job(db: Database, name: str, at: str, *, summary: str | None = None, error_json: str | None = None) -> None:
+    """One transaction: the run is no longer in progress, and its outcome is recorded (a summary, or an error)."""
+    with db.atomic():
+        db.execute("DELETE FROM kv WHERE key = ?", [job_key(name, "progress")])
+        store_items.kv_set(db, job_key(name, "last_run"), at)
+        if error_json is not None:
+            store_items.kv_set(db, job_key(name, "last_error"), error_json)
+            return
+        db.execute("DELETE FROM kv WHERE key = ?", [job_key(name, "last_error")])
+        if summary is not None:
+            store_items.kv_set(db, job_key(name, "last_summary"), summary)
+
+
+def job_records(db: Database) -> dict[str, dict[str, str]]:
+    """name -> {field: raw kv value} for the JOB_FIELDS each job has recorded (every JOB_NAMES job is a key)."""
+    wanted = {job_key(name, field): (name, field) for name in JOB_NAMES for field in JOB_FIELDS}
+    out: dict[str, dict[str, str]] = {name: {} for name in JOB_NAMES}
+    marks = ", ".join("?" * len(wanted))
+    for key, value in db.execute(f"SELECT key, value FROM kv WHERE key IN ({marks})", list(wanted)):
+        name, field = wanted[key]
+        out[name][field] = value
+    return out
 
 
 def root_facts(db: Database, root: str) -> tuple[int | None, bool, bool]:
@@ -74,10 +110,10 @@ def status(db: Database, faces_disabled_roots: Iterable[str] = (), *, queues: bo
     """Everything a status report shows, read in one place.
 
     {counts (store.items.counts), sidecars (store.sidecars.counts), roots (their full rows), kv (the
-    STATUS_KV_KEYS that are set), people, faces, memories (how many)}. ``queues`` adds what is waiting:
-    skipped (the first SKIPPED_LIMIT files) and faces_todo (photos outside ``faces_disabled_roots`` not
-    yet scanned for faces, counted up to FACES_TODO_CAP + 1). The status screen shows those; `homeroll
-    status` does not pay for them.
+    STATUS_KV_KEYS that are set), jobs (job_records), people, faces, memories (how many)}. ``queues`` adds
+    what is waiting: skipped (the first SKIPPED_LIMIT files) and faces_todo (photos outside
+    ``faces_disabled_roots`` not yet scanned for faces, counted up to FACES_TODO_CAP + 1). The status
+    screen shows those; `homeroll status` does not pay for them.
     """
     kv = {key: value for key in STATUS_KV_KEYS if (value := store_items.kv_get(db, key)) is not None}
     report: dict[str, Any] = {
@@ -85,6 +121,7 @@ def status(db: Database, faces_disabled_roots: Iterable[str] = (), *, queues: bo
         "sidecars": store_sidecars.counts(db),
         "roots": store_items.roots(db),
         "kv": kv,
+        "jobs": job_records(db),
         **{table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
            for table in ("people", "faces", "memories")},
     }

@@ -1,16 +1,21 @@
 """A small, fixed homeroll DB for the TUI tests: items with real JPEG thumbnails, memories in every
-status, people with face crops, roots, skipped files and service kv entries.
+status, people with face crops, roots, skipped files, the service's state and the jobs' records.
 
 Everything is deterministic (fixed dates, colours and ids) so snapshots are stable. Items, roots,
 skipped files and kv go through store.items; memories, people and faces are plain sqlite-utils
 inserts (test code may), so the fixture does not depend on how selection or the faces job write.
+No kv key is seeded that no code writes: the jobs' progress and last error come from the real
+reporter and jobs.run_step, on pinned clocks.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
 import io
 import json
 import os
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +24,9 @@ from sqlite_utils import Database
 
 from homeroll.daemon import store
 from homeroll.daemon.config import Config
-from homeroll.daemon.service import liveness
+from homeroll.daemon.errors import UserError
+from homeroll.daemon.service import jobs, liveness
+from homeroll.daemon.service.progress import JobProgress
 from homeroll.daemon.store import items as store_items
 
 #: Library root recorded in the DB: fixed (not the tmp dir) so screens and snapshots do not vary.
@@ -154,6 +161,38 @@ def add_people(db: Database, item_ids: list[int]) -> list[int]:
     return person_ids
 
 
+@contextlib.contextmanager
+def without_module(name: str):
+    """Make ``name`` unimportable in this process, as on a machine where it is not installed."""
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname == name or fullname.startswith(name + "."):
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    saved = {key: sys.modules.pop(key) for key in list(sys.modules) if key == name or key.startswith(name + ".")}
+    blocker = Block()
+    sys.meta_path.insert(0, blocker)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(blocker)
+        sys.modules.update(saved)
+
+
+def record_jobs(cfg: Config, db: Database) -> None:
+    """A scan a quarter done (a reporter left running, 34.3 s in on its clock: 35/s, about 2 min left)
+    and a faces run that failed because dlib cannot be imported, as the real code records them."""
+    ticks = [0.0]
+    scan = JobProgress(db, "scan", clock=lambda: ticks[0], wall=lambda: "2025-06-01T11:59:00+00:00")
+    scan.start()
+    ticks[0] = 34.3
+    scan(1200, 5000)
+    with without_module("dlib"), contextlib.suppress(UserError):
+        jobs.run_step("faces", cfg, db, wall=lambda: "2025-06-01T11:50:00+00:00")
+
+
 def build(cfg: Config) -> dict:
     """Fill cfg's DB; returns ids the tests refer to."""
     db = store.connect(cfg.db_path)
@@ -172,6 +211,7 @@ def build(cfg: Config) -> dict:
         store_items.record_skipped(db, root, "2024/broken.jpg", "cannot decode: truncated JPEG data")
         store_items.record_skipped(db, root, "2024/huge.png", "too many pixels (200000000 > 80000000)")
         store_items.kv_set(db, "service.state", "running")
+        record_jobs(cfg, db)
         # the heartbeat as `homeroll run` writes it, 30 s before the tests' clock
         liveness.beat(cfg.data_dir, first=True)
         beat_at = (NOW - timedelta(seconds=30)).timestamp()

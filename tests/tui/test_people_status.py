@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from homeroll.daemon import store
 from homeroll.tui.screens.dialogs import ConfirmScreen
+from homeroll.tui.screens.status import service_text
 from homeroll.tui.widgets.people_table import PeopleTable
 from homeroll.tui.widgets.tile_grid import TileGrid
 from tests.tui.conftest import screen_text, settle
+from tests.tui.library import NOW
 
 
 def faces_api():
@@ -187,6 +189,12 @@ async def test_status_shows_roots_offline_state_and_skipped_reasons(make_app):
         assert "cannot decode: truncated JPEG data" in text
         assert "Skipped files (2)" in text
         assert "Faces: 29 photos waiting for face detection; 3 people found" in text
+        assert "scan: [###...........] 1,200/5,000 (24%), 35/s, about 2 min left" in text
+        failed = "faces: failed 10 min ago: faces engine cannot load: No module named 'dlib'"
+        assert failed in text
+        shown = service_text(app.screen._shown, NOW)
+        red = [shown.plain[span.start:span.end].strip() for span in shown.spans if "red" in str(span.style)]
+        assert failed in red, red
         await pilot.press("1")
         await settle(pilot)
         assert "Garden barbecue" in screen_text(app)

@@ -1,6 +1,7 @@
 """Is the service healthy: last scan and watcher mode per root, offline roots, queues, faces progress,
-and the skipped files with their reasons. The report is store.service.status, the one `homeroll
-status` prints; this screen only lays it out."""
+the running job with a bar and its time left, each job's last error (in red), and the skipped files
+with their reasons. The report is store.service.status, the one `homeroll status` prints; this screen
+only lays it out."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Header, Static
 
 from homeroll.daemon.service import liveness
+from homeroll.daemon.service import progress as job_progress
 from homeroll.daemon.store.service import FACES_TODO_CAP
-from homeroll.tui.format import ago, clip
+from homeroll.tui.format import ago, bar, clip
 from homeroll.tui.messages import StatusLoaded
 from homeroll.tui.screens.base import DataScreen
 from homeroll.tui.widgets.key_footer import KeyFooter
@@ -101,6 +103,8 @@ def service_text(status: dict[str, Any], now: datetime) -> Text:
     text.append("Service: ", style="bold")
     if seen["state"] == "not responding":
         text.append(f"not responding since {ago(seen['not_responding_since'], now)}", style="bold red")
+    elif seen["state"] == "degraded":
+        text.append(f"degraded: {kv.get('service.degraded_reason') or 'see its log'}", style="bold red")
     elif seen["state"]:
         text.append(seen["state"])
         if seen["heartbeat"]:
@@ -111,13 +115,39 @@ def service_text(status: dict[str, Any], now: datetime) -> Text:
     offline = [r["path"] for r in status["roots"] if r.get("state") in ("offline", "missing")]
     if offline:
         text.append(f"\nOffline: {', '.join(offline)}", style="bold red")
+    text.append(_jobs_text(status.get("jobs", {}), now))
     for key, raw in kv.items():
-        if key == "service.state":
+        if key in ("service.state", "service.degraded_reason") or not raw:
             continue
         value = _value(raw)
         if key.endswith(("_at", ".last_run", ".heartbeat")):
             value = f"{value} ({ago(raw, now)})"
         text.append(f"\n{key}: {value}")
+    return text
+
+
+#: Width of a job's last summary on the screen (the full one is in `homeroll status --json`).
+SUMMARY_WIDTH = 60
+
+
+def _jobs_text(records: dict[str, dict[str, str]], now: datetime) -> Text:
+    """One line per job that has something to say: running (a bar), failed last time (red), or its last run."""
+    text = Text()
+    for name, job in job_progress.describe(records).items():
+        line = job_progress.job_line(name, job)
+        if line:
+            head, _, rest = line.partition(": ")
+            text.append(f"\n{head}: ", style="bold")
+            drawn = bar(job["done"] or 0, job["total"])
+            if drawn:
+                text.append(drawn + " ")
+            text.append(rest, style="yellow" if job["interrupted"] else "")
+        if job["last_error"]:
+            error = job["last_error"]
+            text.append(f"\n{name}: failed {ago(error.get('at'), now)}: {error.get('error')}", style="bold red")
+        elif job["last_run"] and not line:
+            summary = clip(job["last_summary"], SUMMARY_WIDTH)
+            text.append(f"\n{name}: last run {ago(job['last_run'], now)}" + (f": {summary}" if summary else ""))
     return text
 
 

@@ -1,0 +1,211 @@
+"""Each job says how far it is and how its last run ended, in kv written by the real code: the rate and
+ETA arithmetic on an injected clock, the throttled writes, a run killed part-way, and a faces engine that
+cannot load, seen by `homeroll status` in real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from homeroll.daemon import store
+from homeroll.daemon.ingest.pipeline import Indexer
+from homeroll.daemon.service import jobs
+from homeroll.daemon.service.progress import JobProgress, Stopped, describe, job_line, summary_line
+from homeroll.daemon.store import items as store_items
+from homeroll.daemon.store import service as store_service
+from tests.conftest import REPO, cli_json, run_cli
+from tests.service.helpers import jpeg_bytes, write_file
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _progress(db, name: str) -> dict | None:
+    raw = store_items.kv_get(db, f"job.{name}.progress")
+    return None if raw is None else json.loads(raw)
+
+
+def test_rate_and_eta_come_from_the_clock_and_writes_are_at_most_one_a_second(memdb):
+    clock = Clock()
+    report = JobProgress(memdb, "faces", clock=clock, wall=lambda: "2025-06-01T12:00:00+00:00")
+    report.start()
+    assert _progress(memdb, "faces") == {"done": 0, "total": None, "rate": None, "eta_seconds": None,
+                                         "started_at": "2025-06-01T12:00:00+00:00",
+                                         "updated_at": "2025-06-01T12:00:00+00:00", "pid": os.getpid()}
+    clock.now = 2.0
+    report(10, 100)  # 10 in 2 s: 5/s, 90 left: 18 s
+    assert (_progress(memdb, "faces")["rate"], _progress(memdb, "faces")["eta_seconds"]) == (5.0, 18.0)
+    clock.now = 2.5
+    report(20, 100)  # half a second after the last write: counted, not written
+    assert _progress(memdb, "faces")["done"] == 10 and report.done == 20
+    clock.now = 3.0
+    report(30, 100)
+    assert {k: _progress(memdb, "faces")[k] for k in ("done", "total", "rate", "eta_seconds")} == \
+        {"done": 30, "total": 100, "rate": 10.0, "eta_seconds": 7.0}
+
+
+def test_a_scan_over_two_roots_keeps_counting_and_the_end_is_recorded(memdb):
+    clock = Clock()
+    stamps = iter(["2025-06-01T12:00:00+00:00", "2025-06-01T12:00:00+00:00", "2025-06-01T12:00:10+00:00"])
+    with JobProgress(memdb, "scan", clock=clock, wall=lambda: next(stamps, "2025-06-01T12:01:00+00:00")) as report:
+        clock.now = 5.0
+        report(50, 50)  # the first root
+        clock.now = 8.0
+        report(10, 20)  # the second root counts from 0 again
+        assert (report.done, report.total) == (60, 70)
+        report.result = {"summary": "60 indexed"}
+    assert _progress(memdb, "scan") is None
+    records = store_service.job_records(memdb)["scan"]
+    assert records == {"last_run": "2025-06-01T12:01:00+00:00", "last_summary": "60 indexed"}
+
+
+def test_a_failure_is_the_last_error_in_one_line_until_a_run_succeeds(memdb):
+    with pytest.raises(ValueError), JobProgress(memdb, "export", wall=lambda: "2025-06-01T12:00:00+00:00"):
+        raise ValueError("the export folder\n  is gone")
+    job = describe(store_service.job_records(memdb))["export"]
+    assert job["last_error"] == {"at": "2025-06-01T12:00:00+00:00", "error": "the export folder is gone"}
+    assert not job["running"] and job["done"] is None
+    assert job_line("export", job) is None
+    with JobProgress(memdb, "export") as report:  # a summary carrying an error is a failure too
+        report.result = {"exported": [], "error": "export folder /mnt/x is not mounted"}
+    assert describe(store_service.job_records(memdb))["export"]["last_error"]["error"] == \
+        "export folder /mnt/x is not mounted"
+    with JobProgress(memdb, "export") as report:
+        report.result = {"exported": [{"id": 1}], "failed": [], "error": None, "pending": 1}
+    job = describe(store_service.job_records(memdb))["export"]
+    assert job["last_error"] is None and job["last_summary"] == "exported 1, failed 0, pending 1"
+
+
+def test_a_stop_is_not_an_error(memdb):
+    def stop(done, total):
+        if done >= 3:
+            raise Stopped()
+
+    with pytest.raises(Stopped), JobProgress(memdb, "faces", also=stop) as report:
+        for done in range(1, 10):
+            report(done, 9)
+    job = describe(store_service.job_records(memdb))["faces"]
+    assert job["last_error"] is None and job["last_summary"] == "stopped part-way (2/9 done)"
+
+
+def test_job_line_and_summary_line_wording():
+    running = {"running": True, "interrupted": False, "done": 1200, "total": 5000, "rate": 35.0,
+               "eta_seconds": 3800 / 35.0}
+    assert job_line("scan", running) == "scan: 1,200/5,000 (24%), 35/s, about 2 min left"
+    assert job_line("faces", {**running, "done": 19, "total": 20, "rate": 0.5, "eta_seconds": 2.0}) == \
+        "faces: 19/20 (95%), 30.0/min, about 2 s left"
+    assert job_line("scan", {**running, "done": 0, "total": None, "rate": None, "eta_seconds": None}) == \
+        "scan: started"
+    assert summary_line({"created": 2, "by_kind": {"trip": 2}, "homes": [1, 2], "today": "2025-06-01"}) == \
+        "created 2, homes 2, today 2025-06-01"
+
+
+def test_run_step_scan_counts_real_files_and_calls_the_stop_check(make_config):
+    cfg = make_config()
+    for n in range(5):
+        write_file(cfg.libraries[0] / f"IMG_{n}.jpg", jpeg_bytes(n))
+    db = store.connect(cfg.db_path)
+    seen: list[tuple[int, int, dict | None]] = []
+
+    def check(done, total):  # what the service's stop check sees, and what was recorded so far
+        seen.append((done, total, _progress(db, "scan")))
+
+    with Indexer(cfg, db) as indexer:
+        result = jobs.run_step("scan", cfg, db, indexer=indexer, progress=check)
+    assert seen and seen[-1][:2] == (5, 5)
+    assert seen[0][2]["done"] == 0 and seen[0][2]["pid"] == os.getpid()  # written at the start
+    job = describe(store_service.job_records(db))["scan"]
+    assert not job["running"] and job["last_summary"] == result["summary"] and job["last_error"] is None
+    assert result["summary"].startswith("5 files: 5 new items"), result
+    db.close()
+
+
+def test_status_shows_a_running_job_and_a_killed_one_as_interrupted(make_config):
+    """A real process records a scan part-way and is killed with SIGKILL: status shows where it stopped."""
+    cfg = make_config()
+    code = textwrap.dedent(f"""
+        import os, signal
+        from homeroll.daemon import store
+        from homeroll.daemon.service.progress import JobProgress
+        db = store.connect({str(cfg.db_path)!r})
+        ticks = [0.0]
+        report = JobProgress(db, "scan", clock=lambda: ticks[0])
+        report.start()
+        ticks[0] = 10.0
+        report(350, 1000)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr
+    scan = cli_json(cfg.path, "status", "--json")["jobs"]["scan"]
+    assert {k: scan[k] for k in ("running", "interrupted", "done", "total", "rate", "eta_seconds")} == \
+        {"running": False, "interrupted": True, "done": 350, "total": 1000, "rate": 35.0, "eta_seconds": 18.6}
+    lines = run_cli(cfg.path, "status").stdout.splitlines()
+    assert "scan: 350/1,000 (35%), interrupted (its process is gone)" in lines
+    assert lines[-1].startswith("service: ")  # still the last line
+
+
+def _blocking_site(tmp_path: Path, module: str) -> dict[str, str]:
+    """PYTHONPATH with a sitecustomize that makes ``module`` unimportable, as where it is not installed."""
+    site = tmp_path / f"no-{module}"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(textwrap.dedent(f"""
+        import sys
+
+        class _Block:
+            def find_spec(self, fullname, path=None, target=None):
+                if fullname == {module!r} or fullname.startswith({module!r} + "."):
+                    raise ModuleNotFoundError("No module named " + repr({module!r}), name={module!r})
+                return None
+
+        sys.meta_path.insert(0, _Block())
+    """))
+    return {"PYTHONPATH": os.pathsep.join([str(site), str(REPO.parent), os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.mark.parametrize(("module", "reason"), [
+    ("dlib", "faces engine cannot load: No module named 'dlib'"),
+    ("face_recognition_models", "faces engine cannot load: face model shape_predictor_5_face_landmarks.dat "
+                                "not found: install the 'face-recognition-models' package"),
+])
+def test_a_faces_engine_that_cannot_load_is_the_faces_jobs_last_error(make_config, tmp_path, module, reason):
+    cfg = make_config(export={"auto": False})
+    write_file(cfg.libraries[0] / "IMG_1.jpg", jpeg_bytes(1))
+    env = _blocking_site(tmp_path, module)
+    probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True,
+                           env={**os.environ, **env}, timeout=60)
+    assert probe.returncode != 0, "the sitecustomize did not block the import"
+    once = run_cli(cfg.path, "run", "--once", check=False, env=env)
+    assert once.returncode == 1, once.stderr  # the faces step failed; the others ran
+    assert reason in once.stderr
+    status = cli_json(cfg.path, "status", "--json")  # a normal environment reads what the failing one wrote
+    faces = status["jobs"]["faces"]
+    assert faces["last_error"]["error"].startswith(reason) and not faces["running"]
+    assert faces["last_run"] == faces["last_error"]["at"]
+    assert status["jobs"]["scan"]["last_error"] is None
+    assert status["jobs"]["scan"]["last_summary"].startswith("1 files: 1 new items")
+    assert status["jobs"]["select"]["last_summary"] and status["jobs"]["select"]["last_error"] is None
+    plain = run_cli(cfg.path, "status").stdout
+    assert re.search(rf"^faces: last run failed at \S+: {re.escape(reason)}", plain, re.MULTILINE), plain
+
+
+def test_every_status_key_is_written_by_the_code():
+    """The status shows only keys some module under daemon/ writes (not only the test fixtures)."""
+    sources = "\n".join(p.read_text() for p in (REPO / "daemon").rglob("*.py")
+                        if p != REPO / "daemon" / "store" / "service.py")
+    for key in store_service.STATUS_KV_KEYS:
+        assert re.search(rf"kv_set\([^)]*\"{re.escape(key)}\"", sources), key
+    progress_source = (REPO / "daemon" / "service" / "progress.py").read_text()
+    assert "set_job_progress" in progress_source and "end_job" in progress_source
