@@ -13,7 +13,7 @@ from typing import Any
 
 import xxhash
 
-from homeroll.daemon.ingest import dating
+from homeroll.daemon.ingest import dating, timeinfo
 from homeroll.daemon.ingest.metadata import SkipFile, open_photo
 from homeroll.daemon.ingest.video import VIDEO_EXTENSIONS, poster_frame, read_video
 
@@ -47,12 +47,14 @@ def is_screenshot(relpath: str, fmt: str, has_camera: bool) -> bool:
 
 def analyse(path: str, relpath: str, settings: dict[str, Any],
             sidecars: dict[str, str] | None = None) -> dict[str, Any]:
-    """Return {"record": {...}} or raise SkipFile. ``settings``: home_tz, data_dir, thumbnail_size, thumbnails.
+    """Return {"record": {...}} or raise SkipFile. ``settings``: home_tz, data_dir, thumbnail_size, thumbnails,
+    and ``clock_floor`` (optional): the time the DB trusts, so a Pi booted in 1970 rejects no date as future.
 
     ``sidecars``: kind ("xmp", "takeout") -> absolute path of the files ``sidecars.pair_folder`` paired
     with this one. What they say, and why any was not used, comes back in the result. Only photos and
     videos come here: the classify stage gives other types their skip reason without a worker.
     """
+    timeinfo.use_clock_floor(settings.get("clock_floor"))
     before = os.stat(path)
     if before.st_size == 0:
         raise SkipFile("empty file (0 bytes)")

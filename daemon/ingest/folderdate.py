@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from homeroll.daemon.ingest import timeinfo
+
 EARLIEST_YEAR = 1900  # scanned prints are older than digital cameras
 
 _MONTHS = {name: number for number, names in enumerate((
@@ -62,7 +64,7 @@ def _month_word(text: str) -> tuple[int | None, str]:
 
 def parse_folder(name: str, now: datetime | None = None) -> tuple[FolderDate | None, str]:
     """(the date a folder name gives, if any; the words left over for a title)."""
-    now = now or datetime.now()
+    now = timeinfo.reference_now(now)  # a Pi booted in 1970 still knows a folder named 2026 is past
     name = name.strip()
     for pattern, precision in ((_DAY, "day"), (_MONTH, "month"), (_YEAR_FIRST, "year"), (_YEAR_LAST, "year")):
         match = pattern.match(name)

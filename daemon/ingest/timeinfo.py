@@ -13,6 +13,12 @@ Sources by priority (the first valid one wins):
 
 Invalid values fall through: blank, 0000:00:00, before 1990, more than a day in the future, or
 malformed (e.g. ``2009:09:09 20:27:09.60:04:00``). A zero offset is a real offset (``is not None``).
+
+"The future" needs a clock the library can trust. A Pi without an RTC boots in 1970, and a photo of
+last week is not in the future then: an analyse worker's settings carry ``clock_floor``, the time the DB
+trusts (``store.clock``), and while the system clock reads earlier than that, the limit is that time
+plus ``BEHIND_ALLOWANCE`` (nothing says how long the Pi was off). A date rejected here is rejected for
+good (the file is not read again), so a wrong clock must not decide it.
 """
 
 from __future__ import annotations
@@ -51,10 +57,43 @@ _EXIF_RE = re.compile(r"^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})[ T](\d{2}):(\d{2}):(
 _OFFSET_RE = re.compile(r"^\s*([+-])(\d{2}):?(\d{2})\s*$")
 
 
+#: While the clock is behind, a capture may be this much newer than the trusted time: a Pi off for two years.
+BEHIND_ALLOWANCE = timedelta(days=730)
+#: A clock this far before the trusted time is right (the DB's mark lags by a few minutes; NTP slews).
+CLOCK_SLACK = timedelta(minutes=10)
+
+
+class _ClockFloor:
+    """The trusted time of this process's current job, as naive local time (None: trust the system clock)."""
+
+    value: datetime | None = None
+
+
+def use_clock_floor(value: str | None) -> None:
+    """Judge "the future" against this trusted time (ISO text from ``store.clock.worker_floor``) from now on.
+
+    ``analyse`` calls it with each job's settings, so a worker always uses its job's value (None clears it).
+    """
+    floor = datetime.fromisoformat(value) if value else None
+    if floor is not None and floor.tzinfo is not None:
+        floor = floor.astimezone().replace(tzinfo=None)  # the same naive local time as datetime.now()
+    _ClockFloor.value = floor
+
+
+def reference_now(now: datetime | None = None) -> datetime:
+    """The naive local "now" that the future-date rules compare with: the system clock (or ``now``, what
+    a test says it reads), unless it reads earlier than the trusted time: then that time plus
+    BEHIND_ALLOWANCE."""
+    system = now or datetime.now()
+    floor = _ClockFloor.value
+    if floor is not None and system + CLOCK_SLACK < floor:
+        return floor + BEHIND_ALLOWANCE
+    return system
+
+
 def plausible(local: datetime, now: datetime | None = None) -> bool:
     """Not before 1990 and not more than a day in the future (clock-default and garbage dates fail)."""
-    now = now or datetime.now()
-    return EARLIEST <= local <= now + timedelta(days=1)
+    return EARLIEST <= local <= reference_now(now) + timedelta(days=1)
 
 
 def parse_exif_datetime(value: object, subsec: object = None) -> datetime | None:

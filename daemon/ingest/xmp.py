@@ -83,7 +83,7 @@ def plausible_human(local: datetime, now: datetime | None = None, *, offset_min:
     The epoch check rejects 1970-01-01T00:00:00 with Z or no zone, and also any zoned value that is that
     same instant (a zero timestamp rendered in the writer's zone, e.g. 1970-01-01T01:00:00+01:00).
     """
-    now = now or datetime.now()  # the same naive local "now" as timeinfo.plausible
+    now = timeinfo.reference_now(now)  # the same "now" as timeinfo.plausible, wrong clock included
     if not EARLIEST_HUMAN <= local <= now + timedelta(days=1):
         return False
     instant = local if offset_min is None else local - timedelta(minutes=offset_min)

@@ -9,7 +9,8 @@
   needs ``on_this_day_min_photos`` photos from ``on_this_day_min_years`` different years. The memory
   for a given today is stable (its key is today's date), and yesterday's unapproved one is dropped.
   A file whose only date is its mtime is left out: a copy's mtime is the day it was copied, so an
-  "on this day" built on it would celebrate a backup.
+  "on this day" built on it would celebrate a backup. A today more than ``CLOCK_GRACE`` before the
+  newest photo is a wrong clock, a Pi booted in 1970 or months back: no on-this-day memory is made for it.
 
 All three see only photos dated at least to the day (``Library.day_based``): a scan dated "1998" is
 stored as 1 January and must not become a New Year's memory or the birthday of someone born then.
@@ -32,6 +33,10 @@ from homeroll.daemon.memories.titles import day_span, join_names, ordinal, plura
 log = logging.getLogger(__name__)
 
 _BIRTHDAY = re.compile(r"^(?:(\d{4})-)?(\d{2})-(\d{2})$")
+#: How far today may read before the newest photo and still be right: a photo taken east of home carries
+#: tomorrow's date, and a camera clock runs a few days fast (the generated test roll runs 5 days past its
+#: "today"). A clock that is weeks, months or decades behind is the wrong clock this guards against.
+CLOCK_GRACE = timedelta(days=7)
 
 
 def holiday_calendar(country_code: str | None, year: int) -> dict[date, str]:
@@ -162,6 +167,11 @@ def find_on_this_day(lib: Library, today: date, settings: dict[str, Any]) -> lis
         return []
     dated = ~lib.mtime_only & (lib.precision <= PRECISION_DAY)
     if not dated.any():
+        return []
+    newest = int(lib.day[dated].max())
+    if today < ordinal_to_date(newest) - CLOCK_GRACE:
+        log.warning("today reads %s, before the newest photo (%s): the clock is wrong; no on-this-day memory",
+                    today.isoformat(), ordinal_to_date(newest).isoformat())
         return []
     first_year = ordinal_to_date(int(lib.day[dated].min())).year
     parts: list[np.ndarray] = []
