@@ -135,3 +135,20 @@ def test_sigkill_before_the_rename(tmp_path, unnamed):
     (tmp_path / ".other.tmp").write_bytes(b"not ours")
     assert fsutil.sweep_stale_temps(tmp_path) == 1
     assert _names(tmp_path) == sorted([".other.tmp", running.name, "a.jpg"])
+
+
+def test_the_service_start_sweeps_thumbnail_folders(tmp_path):
+    """A named thumbnail temp left by a killed index worker (a share without O_TMPFILE) goes at start."""
+    from homeroll.daemon.ingest import thumbs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    folder = tmp_path / "thumbs" / "ab"
+    folder.mkdir(parents=True)
+    stale = folder / f"{fsutil.TEMP_PREFIX}{dead.pid}-x{fsutil.TEMP_SUFFIX}"
+    stale.write_bytes(b"half a thumbnail")
+    (folder / "abcd.jpg").write_bytes(b"a thumbnail")
+    (tmp_path / f"{fsutil.TEMP_PREFIX}{dead.pid}-y{fsutil.TEMP_SUFFIX}").write_bytes(b"half a heartbeat")
+    assert thumbs.sweep_temps(tmp_path) == 2
+    assert _names(folder) == ["abcd.jpg"]
+    assert thumbs.sweep_temps(tmp_path / "nowhere") == 0

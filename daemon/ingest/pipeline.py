@@ -9,6 +9,7 @@ reconcile use; ``index_files`` is the watcher's path for files that have settled
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
@@ -24,6 +25,7 @@ from homeroll.daemon.ingest import roots as roots_mod
 from homeroll.daemon.ingest.dating import ranks_better
 from homeroll.daemon.ingest.geocode import lookup_place
 from homeroll.daemon.ingest.workers import WorkerPool, default_workers
+from homeroll.daemon.store import clock as store_clock
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import service as store_service
 from homeroll.daemon.store import sidecars as store_sidecars
@@ -79,15 +81,25 @@ class Indexer:
             "thumbnail_size": int(scan_cfg["thumbnail_size"]),
             "thumbnails": thumbnails,
             "max_image_pixels": int(scan_cfg["max_image_pixels"]),
+            # the time the DB trusts: a Pi booted in 1970 judges no capture date "in the future" by its clock
+            "clock_floor": store_clock.worker_floor(db),
         }
         self.pool = WorkerPool(settings, workers or default_workers(scan_cfg["workers"]),
                                float(scan_cfg["per_file_timeout"]))
         self._places: dict[tuple[float, float], int] = {}
-        for root in cfg.libraries:
-            row = store_service.root_row(db, str(root))
+        try:
+            self._mark_roots(db, [str(root) for root in cfg.libraries])
+        except BaseException:
+            self.pool.close()  # a full or read-only data dir must not leave the spawned workers behind
+            raise
+
+    @staticmethod
+    def _mark_roots(db: Database, configured: list[str]) -> None:
+        for root in configured:
+            row = store_service.root_row(db, root)
             if row is None or row["state"] == "removed":  # back in the config: its unchanged files stay as they are
-                store_items.set_root(db, str(root), state="online", note=None)
-        for root in store_service.mark_removed_roots(db, [str(r) for r in cfg.libraries]):
+                store_items.set_root(db, root, state="online", note=None)
+        for root in store_service.mark_removed_roots(db, configured):
             log.info("root %s is no longer in the config: removed (its photos feed no new memories)", root)
 
     def __enter__(self) -> Indexer:
@@ -118,6 +130,8 @@ class Indexer:
     # --- storing one analysed file ------------------------------------------------------------
     def _prepare(self, root: str, relpath: str, result: dict[str, Any]) -> None:
         """What storing needs that may block (a stat, a place lookup), done before the write transaction."""
+        if "disk_full" in result:  # the service holds the file and tries again when there is room
+            raise OSError(errno.ENOSPC, f"{relpath}: {result['disk_full']}")
         if "skip" in result:
             try:
                 st = os.stat(os.path.join(root, relpath))
@@ -299,7 +313,7 @@ class Indexer:
         self._act(root, plan, stats, progress, defer)
 
         gone = [rel for rel, (_, _, missing) in paths.items() if rel not in entries and not missing]
-        if gone:
+        if gone and store_clock.missing_allowed(self.db):  # a clock behind would stamp them missing since 1970
             stats.missing = store_items.mark_missing(self.db, root, gone)
         stats.moved = store_items.settle_moves(self.db)
         stale_skips = [rel for rel in skips if rel not in entries]

@@ -8,6 +8,7 @@ truncated file fails here and is skipped ("truncated"), to be retried when it ch
 from __future__ import annotations
 
 import io
+import os
 import struct
 from pathlib import Path
 
@@ -88,3 +89,18 @@ def write_thumbnail(thumb: Image.Image, data_dir: Path, content_hash: str) -> st
     thumb.save(buf, "JPEG", quality=82, optimize=True)
     fsutil.write_atomic(target, buf.getvalue())
     return rel
+
+
+def sweep_temps(data_dir: Path) -> int:
+    """Remove the temp files killed writers left in the thumbnail folders (and the data dir itself).
+
+    O_TMPFILE leaves nothing behind, but a share without it gets a named temp that a kill between its
+    write and its rename would strand. The service runs this once at start: one listing per folder.
+    """
+    thumbs = Path(data_dir) / "thumbs"
+    folders = [Path(data_dir)]
+    try:
+        folders += [thumbs / name for name in sorted(os.listdir(thumbs))]
+    except OSError:
+        pass
+    return sum(fsutil.sweep_stale_temps(folder) for folder in folders)

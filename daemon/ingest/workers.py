@@ -9,6 +9,7 @@ and a fresh worker takes its place. Workers run at a lower priority.
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing as mp
 import os
@@ -257,6 +258,10 @@ def _analyse_worker(settings: dict[str, Any]) -> Callable[[tuple], dict[str, Any
             return {"skip": "vanished while being read"}
         except PermissionError:
             return {"skip": "unreadable (permission denied)"}
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the thumbnail found no room: not the photo's fault
+                return {"disk_full": str(exc)}
+            return {"skip": f"cannot read ({type(exc).__name__}: {str(exc)[:160]})"}
         except Exception as exc:  # noqa: BLE001 - any decoder bug becomes a per-file reason
             return {"skip": f"cannot read ({type(exc).__name__}: {str(exc)[:160]})"}
 

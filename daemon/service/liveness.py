@@ -65,11 +65,11 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def assess(kv: dict[str, str], facts: Facts, now: datetime) -> dict[str, Any]:
-    """``state`` (None: never started; ``starting``, ``running``, ``stopped`` or ``not responding``),
+    """``state`` (None: never started; ``starting``, ``running``, ``degraded``, ``stopped`` or ``not responding``),
     ``heartbeat`` and ``not_responding_since`` (ISO times, or None)."""
     recorded = kv.get("service.state")
     out: dict[str, Any] = {"state": recorded, "heartbeat": _iso(facts.heartbeat), "not_responding_since": None}
-    if recorded not in ("starting", "running"):
+    if recorded not in ("starting", "running", "degraded"):  # a process that should be beating
         return out
     last_sign = facts.heartbeat or _parse(kv.get("service.started_at"))
     stale = last_sign is None or now - last_sign > timedelta(seconds=STALE_AFTER_SECONDS)

@@ -10,6 +10,12 @@ Threads and who does what:
 Order at start: DB + quick_check, watchers, worker, scheduler, READY=1, and only then the stat-only
 reconcile (so READY is quick on a big library). SIGTERM: the worker finishes the file in hand,
 commits, and the process exits. SIGHUP: the config is read again, watchers and jobs are rebuilt.
+
+The data dir decides two outcomes at start. Read-only (an SD card the kernel remounted after errors,
+a wrong owner): one line naming it and exit code 2, since restarting cannot help and a traceback
+hides the cause. Full: the service starts and the worker runs degraded (``degraded.py``), so it
+resumes by itself once there is room; only when the DB cannot even be opened (no room for its
+``-shm``), created or migrated is it one line and exit code 2, and systemd's restart tries again.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import logging
 import os
 import queue
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -26,12 +33,12 @@ from homeroll.daemon import store
 from homeroll.daemon.config import Config
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.ingest.pipeline import Indexer
-from homeroll.daemon.service import jobs, liveness
+from homeroll.daemon.service import diskfull, jobs, liveness
 from homeroll.daemon.service.commands import Job, Reconcile, Reload, Subtree
 from homeroll.daemon.service.sdnotify import Notifier
 from homeroll.daemon.service.stability import StabilityTracker
 from homeroll.daemon.service.watch import Watchers
-from homeroll.daemon.service.worker import IndexWorker, purge_expired
+from homeroll.daemon.service.worker import IndexWorker
 from homeroll.daemon.store import db as store_db
 from homeroll.daemon.store import items as store_items
 
@@ -48,6 +55,7 @@ class Service:
         self.notifier = notifier
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self._last_beat = float("-inf")
+        self._beat_error: str | None = None
 
     def _on_signal(self, signum, _frame) -> None:
         self.events.put(signum)  # SimpleQueue.put is reentrant: safe in a signal handler
@@ -66,7 +74,7 @@ class Service:
         cfg = config_mod.load(self.cfg_path)
         self.cfg = cfg
         self.notifier.status("checking the database")
-        db = store.connect(cfg.db_path)
+        db = _open_db(cfg)
         check = store_db.quick_check(db)
         if check != "ok":
             log.error("database %s failed PRAGMA quick_check: %s; restore a backup (homeroll.db.bak-*)",
@@ -74,9 +82,7 @@ class Service:
             self.notifier.status(f"database damaged: {check}")
             db.close()
             return 1
-        store_items.kv_set(db, "service.pid", str(os.getpid()))
-        store_items.kv_set(db, "service.started_at", store_items.now_iso())
-        store_items.kv_set(db, "service.state", "starting")
+        _record_start(cfg, db)
 
         self.worker = None
         tracker, self.watchers = self._make_tracker_and_watchers(cfg)
@@ -134,8 +140,14 @@ class Service:
         try:
             liveness.beat(self.cfg.data_dir, first=first)
         except OSError as exc:
-            log.warning("cannot write the heartbeat in %s: %s; status will call the service not responding",
-                        self.cfg.data_dir, exc)
+            if self._beat_error != str(exc):  # once per cause: a full disk would repeat it every 15 s
+                log.warning("cannot write the heartbeat in %s: %s; status will call the service not responding",
+                            self.cfg.data_dir, exc)
+            self._beat_error = str(exc)
+            return
+        if self._beat_error is not None:
+            log.info("the heartbeat in %s is written again", self.cfg.data_dir)
+            self._beat_error = None
 
     def _reload(self) -> None:
         self.notifier.reloading()
@@ -179,10 +191,49 @@ class Service:
         return code if self.worker.failed is None else 1
 
 
+def _data_dir_error(cfg: Config, exc: BaseException) -> UserError | None:
+    """The one line for a data dir that cannot be written, or None if ``exc`` is something else."""
+    if diskfull.is_disk_full(exc, cfg.data_dir):
+        return UserError(f"{diskfull.full_reason(cfg.data_dir)}; what was indexed is kept")
+    if diskfull.is_read_only(exc, cfg.data_dir):
+        return UserError(diskfull.read_only_reason(cfg.data_dir, exc))
+    return None
+
+
+def _open_db(cfg: Config):
+    try:
+        return store.connect(cfg.db_path)
+    except (sqlite3.Error, OSError) as exc:
+        error = _data_dir_error(cfg, exc)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _record_start(cfg: Config, db) -> None:
+    """The first writes: a read-only data dir stops here (one line, exit 2); a full one only warns, and
+    the worker then runs degraded until there is room."""
+    try:
+        with db.atomic():
+            store_items.kv_set(db, "service.pid", str(os.getpid()))
+            store_items.kv_set(db, "service.started_at", store_items.now_iso())
+            store_items.kv_set(db, "service.state", "starting")
+    except (sqlite3.Error, OSError) as exc:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        if not diskfull.is_disk_full(exc):
+            db.close()
+            error = _data_dir_error(cfg, exc)
+            if error is None:
+                raise
+            raise error from None
+        log.warning("cannot record the start: %s; starting degraded", diskfull.full_reason(cfg.data_dir))
+
+
 def _run_once(cfg_path: str | None) -> int:
     """scan, faces, select, export once, then exit (for cron users and tests)."""
     cfg = config_mod.load(cfg_path)
-    db = store.connect(cfg.db_path)
+    db = _open_db(cfg)
     check = store_db.quick_check(db)
     if check != "ok":
         log.error("database %s failed PRAGMA quick_check: %s", cfg.db_path, check)
@@ -197,7 +248,7 @@ def _run_once(cfg_path: str | None) -> int:
             except Exception:  # noqa: BLE001 - every step gets its turn
                 log.exception("%s failed", step)
                 failed.append(step)
-        purge_expired(cfg, db)
+        jobs.purge_expired(cfg, db)
         store_db.checkpoint(db)
     finally:
         db.close()

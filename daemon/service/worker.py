@@ -2,25 +2,29 @@
 
 It checks paths the stability tracker says have settled, indexes them or marks them missing, runs the
 commands other threads queue (reconcile, a changed folder, a scheduled step, a reload) between files,
-checks roots, purges paths missing for longer than the grace period, and checkpoints the WAL when
-idle. Faces run in small chunks so new files and SIGTERM never wait for a whole batch.
+checks roots, purges paths missing for longer than the grace period (jobs.purge_expired), and checkpoints the WAL when
+idle. Faces run in small chunks so new files and SIGTERM never wait for a whole batch. A full data
+dir makes it degraded, not dead (``degraded.py``): it holds what failed and tries again with backoff.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 
 from homeroll.daemon.config import Config
 from homeroll.daemon.ingest import roots as roots_mod
+from homeroll.daemon.ingest import thumbs
 from homeroll.daemon.ingest.pipeline import Indexer
-from homeroll.daemon.service import jobs
+from homeroll.daemon.service import degraded, diskfull, jobs, progress
+from homeroll.daemon.service.clockwatch import ClockWatch, record_jump
 from homeroll.daemon.service.commands import Command, CommandQueue, Job, Reconcile, Reload, Subtree
 from homeroll.daemon.service.stability import StabilityTracker, signature
 from homeroll.daemon.service.watch import Watchers
+from homeroll.daemon.store import clock as store_clock
 from homeroll.daemon.store import db as store_db
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import service as store_service
@@ -28,7 +32,7 @@ from homeroll.daemon.store import sidecars as store_sidecars
 
 log = logging.getLogger(__name__)
 
-__all__ = ["IndexWorker", "purge_expired"]
+__all__ = ["IndexWorker"]
 
 #: Seconds without work after a write before the WAL is checkpointed.
 CHECKPOINT_IDLE_SECONDS = 10.0
@@ -38,19 +42,8 @@ STATUS_SECONDS = 15.0
 FACES_CHUNK = 20
 
 
-class _Stop(Exception):
+class _Stop(progress.Stopped):
     """Raised from a progress callback to leave a long reconcile when the service is stopping."""
-
-
-def purge_expired(cfg: Config, db) -> int:
-    """Delete paths (and items left without one) missing for longer than ``[watch] missing_grace_days``."""
-    days = float(cfg["watch"]["missing_grace_days"])
-    cutoff = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
-    if not store_service.has_expired_missing(db, cutoff):
-        return 0
-    removed = store_items.purge_missing(db, cutoff)
-    log.info("purged %d paths missing for more than %s days", removed, days)
-    return removed
 
 
 class IndexWorker(threading.Thread):
@@ -75,6 +68,8 @@ class IndexWorker(threading.Thread):
         self._status_stale = True
         self._last_root_check = time.monotonic()
         self._root_states: dict[str, str] = {}
+        self.full = degraded.DataDirFull(cfg.data_dir)
+        self.clockwatch = ClockWatch()
         tracker.on_wake(self.wake.set)
 
     # --- what other threads may call -----------------------------------------------------------
@@ -90,9 +85,7 @@ class IndexWorker(threading.Thread):
     # --- the loop ------------------------------------------------------------------------------
     def run(self) -> None:
         try:
-            self._open_indexer()
-            self._publish_watchers()
-            store_items.kv_set(self.db, "service.state", "running")
+            self._start()
             self._loop()
         except _Stop:
             pass
@@ -106,6 +99,21 @@ class IndexWorker(threading.Thread):
                 store_db.checkpoint(self.db)
             except Exception:  # noqa: BLE001 - best effort on the way out
                 log.debug("final checkpoint failed", exc_info=True)
+
+    def _start(self) -> None:
+        self._open_indexer()
+        swept = thumbs.sweep_temps(self.cfg.data_dir)
+        if swept:
+            log.info("removed %d temp files a killed writer left under %s", swept, self.cfg.data_dir)
+        try:
+            self._publish_watchers()
+            self._forget_full_skips()  # left by an earlier run or `homeroll scan` on a full disk
+            self.full.make_reserve()
+            self.full.record(self.db)  # running
+        except Exception as exc:
+            if not diskfull.is_disk_full(exc):
+                raise
+            self._full(exc)
 
     def _open_indexer(self) -> None:
         self.indexer = Indexer(self.cfg, self.db)
@@ -126,12 +134,22 @@ class IndexWorker(threading.Thread):
     def _loop(self) -> None:
         while not self.stopping.is_set():
             self.wake.clear()  # before looking for work, so a note arriving meanwhile is not slept through
-            worked = self._process_due()
-            if self.stopping.is_set():
-                break
-            if not worked:
-                worked = self._run_one_command()
-            self._periodic()
+            if self.full.active:  # new notes and commands wait in their queues until there is room
+                self._while_full()
+                self.wake.wait(1.0)
+                continue
+            try:
+                worked = self._process_due()
+                if self.stopping.is_set():
+                    break
+                if not worked:
+                    worked = self._run_one_command()
+                self._periodic()
+            except Exception as exc:
+                if not diskfull.is_disk_full(exc):
+                    raise
+                self._full(exc)
+                continue
             if worked:
                 self._dirty_since = time.monotonic()
                 self._status_stale = True
@@ -166,17 +184,25 @@ class IndexWorker(threading.Thread):
             self._index(root, relpaths)
         return bool(keys)
 
-    def _index(self, root: str, relpaths: list[str]) -> None:
-        """Settled files of one root, analysed in parallel by the indexer's workers."""
+    def _index(self, root: str, relpaths: list[str]) -> bool:
+        """Settled files of one root, analysed in parallel by the indexer's workers. False: the data dir
+        is full, and the files wait (``self.full``)."""
         try:
             outcomes = self.indexer.index_files(root, relpaths)
-        except Exception:  # noqa: BLE001 - one bad batch never stops the service
+        except Exception as exc:  # noqa: BLE001 - one bad batch never stops the service
+            if diskfull.is_disk_full(exc):
+                self._full(exc, files={root: relpaths})
+                return False
             log.exception("%s: indexing %d files failed", root, len(relpaths))
-            return
+            return True
         for relpath, outcome in outcomes.items():
             if outcome == "indexed":
                 self.indexed_total += 1
             log.debug("%s: %s", relpath, outcome)
+        stuck = degraded.stuck_files(self.db, root, outcomes)
+        if stuck:
+            self._full(outcomes[stuck[0]], files={root: stuck})
+        return not stuck
 
     def _gone(self, root: str, relpath: str) -> None:
         if store_sidecars.get(self.db, root, relpath) is not None:
@@ -189,6 +215,8 @@ class IndexWorker(threading.Thread):
         if state != "online":
             self._set_root_state(root, state, note)
             return
+        if not store_clock.missing_allowed(self.db):
+            return  # the reconcile after the clock jump marks it, with a right clock
         store_items.mark_missing(self.db, root, [relpath])
         moved = store_items.settle_moves(self.db)
         log.info("%s: %s", os.path.join(root, relpath), "moved" if moved else "missing (kept for the grace period)")
@@ -216,19 +244,26 @@ class IndexWorker(threading.Thread):
             handler[type(command)](command)
         except _Stop:
             raise
-        except Exception:  # noqa: BLE001 - a failing step is logged, the service carries on
-            log.exception("%s failed", command)
+        except Exception as exc:  # noqa: BLE001 - a failing step is logged, the service carries on
+            if diskfull.is_disk_full(exc):
+                self._full(exc, command=command)  # run again once there is room
+            else:
+                log.exception("%s failed", command)
         return True
 
     def _reconcile(self, command: Reconcile) -> None:
         roots = [command.root] if command.root else [str(r) for r in self.cfg.libraries]
         for one in roots:
             self._check_stop()
-            stats = self.indexer.reconcile_root(one, progress=self._check_stop,
-                                                defer=lambda rel, root=one: self.tracker.note(root, rel))
+            with progress.JobProgress(self.db, "scan", also=self._check_stop) as report:
+                stats = self.indexer.reconcile_root(one, progress=report,
+                                                    defer=lambda rel, root=one: self.tracker.note(root, rel))
+                report.result = {"summary": stats.summary()}
             log.info("reconcile %s: %s", one, stats.summary())
             self._root_states[one] = "offline" if one in stats.roots_offline else "online"
-        purge_expired(self.cfg, self.db)
+            if self._forget_full_skips(one):  # so the reconcile, run again when there is room, reads them
+                raise OSError(errno.ENOSPC, f"thumbnails under {one} found no room")
+        jobs.purge_expired(self.cfg, self.db)
         store_items.kv_set(self.db, "service.last_reconcile_at", store_items.now_iso())
         self._update_status(force=True)
 
@@ -237,13 +272,13 @@ class IndexWorker(threading.Thread):
             self._reconcile(Reconcile())
             return
         if command.name != "faces":
-            jobs.run_step(command.name, self.cfg, self.db)
+            jobs.run_step(command.name, self.cfg, self.db, progress=self._check_stop)
             return
         budget = int(self.cfg["faces"]["batch_size"])
         while budget > 0:
             self._check_stop()
             chunk = min(FACES_CHUNK, budget)
-            result = jobs.run_step("faces", self.cfg, self.db, limit=chunk)
+            result = jobs.run_step("faces", self.cfg, self.db, limit=chunk, progress=self._check_stop)
             budget -= chunk
             if not result or int(result.get("items_scanned", 0)) < chunk:
                 break
@@ -257,6 +292,35 @@ class IndexWorker(threading.Thread):
         self._open_indexer()
         self._publish_watchers()
         log.info("index worker uses the reloaded config")
+
+    # --- a full data dir ------------------------------------------------------------------------
+    def _full(self, exc, files: dict[str, list[str]] | None = None, command: Command | None = None) -> None:
+        degraded.rollback(self.db)
+        self.full.fail(exc, files, command)
+        self.full.record(self.db)
+        self.status_text = self.full.status_line()
+
+    def _while_full(self) -> None:
+        """When due: the reserve back, the held files indexed, the held commands queued again."""
+        if not self.full.due() or not self.full.begin_try():
+            self.status_text = self.full.status_line()
+            return
+        commands = degraded.try_again(self.full, self.db, self._index, self._full)
+        if commands is None:
+            return
+        for command in commands:
+            self.submit(command)
+        try:
+            self._publish_watchers()  # in case the start could not
+            self.full.record(self.db)  # running again
+        except Exception as exc:
+            if not diskfull.is_disk_full(exc):
+                raise
+            self._full(exc)
+        self._update_status(force=True)
+
+    def _forget_full_skips(self, root: str | None = None) -> int:
+        return degraded.forget_full_skips(self.db, [root] if root else [str(r) for r in self.cfg.libraries])
 
     # --- housekeeping --------------------------------------------------------------------------
     def _set_root_state(self, root: str, state: str, note: str | None) -> None:
@@ -273,6 +337,10 @@ class IndexWorker(threading.Thread):
                 store_items.set_root(self.db, root, watcher=watch.watcher)
 
     def _periodic(self) -> None:
+        jump = self.clockwatch.check()
+        if jump is not None:
+            record_jump(self.db, jump)
+            self.submit(Reconcile())  # what went while the clock was behind is marked missing now
         now = time.monotonic()
         if self.tracker.take_overflow():
             log.warning("too many changes at once; a reconcile will find them")
@@ -280,7 +348,7 @@ class IndexWorker(threading.Thread):
         if now - self._last_root_check >= float(self.cfg["watch"]["root_check_seconds"]):
             self._last_root_check = now
             self._check_roots()
-            purge_expired(self.cfg, self.db)
+            jobs.purge_expired(self.cfg, self.db)
         if self._status_stale and now - self._last_status >= STATUS_SECONDS:
             self._update_status()  # counts cost a few table scans: only after something happened
 
@@ -322,4 +390,4 @@ class IndexWorker(threading.Thread):
                 f"{len(self.tracker)} settling, {self.indexed_total} indexed since start")
         if offline:
             text += f"; offline: {', '.join(offline)}"
-        self.status_text = text
+        self.status_text = f"{self.full.status_line()}; {text}" if self.full.active else text
