@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ import tomli_w
 
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.store import fsutil
+
+_CRON_LINE = re.compile(r"^\s*[\w*/,?#-]+(\s+[\w*/,?#-]+){4}\s*$")
 
 #: Every section and key with its default. Documented in docs/config.md (a test checks that).
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -119,6 +122,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "font": "",
         "jpeg_quality": 90,
     },
+    "backup": {
+        # Nightly backups of the DB kept in <data_dir>/backups (the oldest beyond this are deleted); 0 = none.
+        "keep": 7,
+        "cron": "30 3 * * *",
+    },
     "geocoder": {
         # "offline" never opens a socket. "nominatim" or "photon" use geopy against `url` (opt-in).
         "provider": "offline",
@@ -186,6 +194,20 @@ def _check_zone(name: str, where: str) -> str:
     return name
 
 
+def _check_backup(path: Path, backup: dict[str, Any]) -> None:
+    """Checked at load, not when the job is due: a typo must not mean weeks without backups, found out later.
+
+    The cron line gets a shape check only (five fields); the service's scheduler parses it fully at start
+    (service/jobs.py), and importing APScheduler here would slow every CLI command.
+    """
+    keep = backup["keep"]
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
+        raise UserError(f"{path}: [backup] keep = {keep!r} must be a whole number >= 0 (0 = no nightly backups)")
+    cron = backup["cron"]
+    if not isinstance(cron, str) or not _CRON_LINE.match(cron):
+        raise UserError(f"{path}: [backup] cron = {cron!r} is not a crontab line (five fields, e.g. '30 3 * * *')")
+
+
 def system_zone() -> str:
     """The machine's zone name, for `init` when --home-tz is not given."""
     try:
@@ -212,6 +234,7 @@ def build(
             if key not in sections[name]:
                 raise UserError(f"{path}: unknown key {key!r} in [{name}]")
             sections[name][key] = value
+    _check_backup(path, sections["backup"])
     libs = [Path(p).expanduser().absolute() for p in libraries]
     data = Path(data_dir).expanduser().absolute()
     lib = library_containing(data, libs)

@@ -1,4 +1,4 @@
-"""The schedule of heavier work: reconcile, faces, memory selection, export.
+"""The schedule of heavier work: reconcile, faces, memory selection, export, the nightly backup.
 
 APScheduler is only the clock. Its jobs do not touch the DB: each one asks the service's index
 worker (the single writer) to run a step, and the worker runs steps between files. The job store
@@ -37,7 +37,7 @@ __all__ = ["JOB_IDS", "STEPS", "make_scheduler", "purge_expired", "schedule_jobs
 STEPS = ("scan", "faces", "select", "export")
 #: Scheduled job id -> the config section and key of its trigger.
 JOB_IDS = {"reconcile": ("watch", "reconcile_hours"), "faces": ("faces", "cron"),
-           "select": ("memories", "cron"), "export": ("export", "cron")}
+           "select": ("memories", "cron"), "export": ("export", "cron"), "backup": ("backup", "cron")}
 
 
 def _triggers(cfg: Config) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def _triggers(cfg: Config) -> dict[str, Any]:
     if hours <= 0:
         raise UserError(f"{cfg.path}: [watch] reconcile_hours must be > 0")
     triggers["reconcile"] = IntervalTrigger(seconds=hours * 3600, timezone=cfg.zone)
-    for job_id in ("faces", "select", "export"):
+    for job_id in ("faces", "select", "export", "backup"):
         section, key = JOB_IDS[job_id]
         text = str(cfg[section][key])
         try:
@@ -79,6 +79,10 @@ def schedule_jobs(scheduler: BackgroundScheduler, cfg: Config, submit: Callable[
         triggers.pop("export")
         if scheduler.get_job("export"):
             scheduler.remove_job("export")
+    if int(cfg["backup"]["keep"]) <= 0:  # keep = 0: no nightly backups
+        triggers.pop("backup")
+        if scheduler.get_job("backup"):
+            scheduler.remove_job("backup")
     for job_id, trigger in triggers.items():
         if not scheduler.running and scheduler.get_job(job_id):
             scheduler.remove_job(job_id)  # replace_existing only dedupes once the scheduler runs
@@ -94,6 +98,7 @@ _STEP_FUNCTIONS = {
     "faces": ("homeroll.daemon.faces.job", "run_faces_job"),
     "select": ("homeroll.daemon.memories.select", "run_selection"),
     "export": ("homeroll.daemon.collage.export", "run_export_job"),
+    "backup": ("homeroll.daemon.store.backup", "run_backup_job"),
 }
 
 

@@ -39,6 +39,7 @@ from homeroll.daemon.service.sdnotify import Notifier
 from homeroll.daemon.service.stability import StabilityTracker
 from homeroll.daemon.service.watch import Watchers
 from homeroll.daemon.service.worker import IndexWorker
+from homeroll.daemon.store import backup as store_backup
 from homeroll.daemon.store import db as store_db
 from homeroll.daemon.store import items as store_items
 
@@ -77,11 +78,9 @@ class Service:
         db = _open_db(cfg)
         check = store_db.quick_check(db)
         if check != "ok":
-            log.error("database %s failed PRAGMA quick_check: %s; restore a backup (homeroll.db.bak-*)",
-                      cfg.db_path, check)
             self.notifier.status(f"database damaged: {check}")
             db.close()
-            return 1
+            raise UserError(store_backup.damaged_message(cfg.db_path, check))
         _record_start(cfg, db)
 
         self.worker = None
@@ -236,8 +235,8 @@ def _run_once(cfg_path: str | None) -> int:
     db = _open_db(cfg)
     check = store_db.quick_check(db)
     if check != "ok":
-        log.error("database %s failed PRAGMA quick_check: %s", cfg.db_path, check)
-        return 1
+        db.close()
+        raise UserError(store_backup.damaged_message(cfg.db_path, check))
     failed = []
     try:
         with Indexer(cfg, db) as indexer:

@@ -7,18 +7,24 @@ that reads and then writes can instead fail at once with "database is locked" wh
 committed meanwhile (SQLite cannot upgrade its read snapshot). The connection is in autocommit mode, so a
 statement outside ``atomic()`` never opens a transaction nobody commits. A transaction is held only while
 rows are written: the indexer commits before it waits on a worker again (see ingest/pipeline.py).
+
+The DB's health is here too: the quick_check the service runs at start, the full check of `homeroll db
+check` (on a connection that neither migrates nor changes the journal mode, so it works on a DB too
+damaged to open normally), and which SQLite errors mean the file itself is damaged.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
+from homeroll.daemon.errors import UserError
+from homeroll.daemon.store import backup as store_backup
 from homeroll.daemon.store.schema import migrations
 
 BUSY_TIMEOUT_MS = 10_000
@@ -57,7 +63,8 @@ def connect(path: Path | str | None = None, *, migrate: bool = True) -> Database
     """Open (creating if needed) the homeroll DB. ``path=None`` gives an in-memory DB for tests.
 
     Before migrating an existing DB to a newer schema, a backup copy is taken with SQLite's backup
-    API (``homeroll.db.bak-<n>``), so an upgrade can never lose the household's decisions.
+    API (``homeroll.db.bak-<n>``, see store/backup.py), so an upgrade can never lose the household's
+    decisions. ``migrate=False`` opens the DB as it is (`homeroll backup` copies what is there).
     """
     if path is None:
         db = Database(memory=True)
@@ -79,19 +86,87 @@ def connect(path: Path | str | None = None, *, migrate: bool = True) -> Database
 
 
 def _backup(db: sqlite_utils.Database, path: Path, version: int) -> None:
+    """The copy before a migration, by the same routine as `homeroll backup` (checked, fsynced, renamed).
+
+    A DB whose copy fails integrity_check is not migrated: the error says how to restore a backup."""
     target = path.with_name(f"{path.name}.bak-{version}")
-    dest = sqlite3.connect(str(target))
+    store_backup.sweep(path.parent)
     try:
-        db.conn.backup(dest)
-    finally:
-        dest.close()
-    shutil.copymode(path, target)
+        store_backup.copy_db(db, target)
+    except store_backup.CopyFailedCheck as exc:
+        db.close()
+        raise UserError(f"not migrating: {store_backup.damaged_message(path, summary(exc.problems))}") from None
+
+
+# --- the DB's health: quick_check at the service's start, `homeroll db check`, damage in any error --------
+
+#: SQLITE_CORRUPT and SQLITE_NOTADB: the file's bytes are wrong, not the way it was opened.
+_DAMAGED_CODES = frozenset({11, 26})
+_DAMAGED_TEXTS = ("database disk image is malformed", "file is not a database", "malformed database schema")
 
 
 def quick_check(db: sqlite_utils.Database) -> str:
-    """``PRAGMA quick_check``: 'ok' or the first problem SQLite reports."""
-    rows = db.execute("PRAGMA quick_check").fetchall()
-    return "ok" if rows == [("ok",)] else "; ".join(r[0] for r in rows[:5])
+    """``PRAGMA quick_check``: 'ok', or one line: the first problem SQLite reports and how many more."""
+    problems = problems_of(db.execute("PRAGMA quick_check").fetchall())
+    return summary(problems) if problems else "ok"
+
+
+def problems_of(rows: list[tuple]) -> list[str]:
+    """integrity_check's or quick_check's rows as one problem each: [] for "ok". SQLite can put many problems
+    in one row, one a line, under a "*** in database main ***" heading."""
+    lines = [line.strip() for row in rows for line in str(row[0]).splitlines()]
+    return [line for line in lines if line and line != "ok" and not line.startswith("*** in database")]
+
+
+def integrity_problems(conn: sqlite3.Connection) -> list[str]:
+    """``PRAGMA integrity_check`` (the full one): [] when ok, else SQLite's problems (or why it could not run)."""
+    try:
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    return problems_of(rows)
+
+
+def summary(problems: list[str]) -> str:
+    """The first problem, and how many more: short enough for one line."""
+    more = f" and {len(problems) - 1} more problems" if len(problems) > 1 else ""
+    return f"{problems[0]}{more}"
+
+
+def is_damaged(exc: BaseException) -> bool:
+    """SQLITE_CORRUPT or SQLITE_NOTADB: the DB file itself is damaged."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (code is not None and code & 0xFF in _DAMAGED_CODES) or any(t in str(exc) for t in _DAMAGED_TEXTS)
+
+
+def open_existing(path: Path) -> sqlite3.Connection:
+    """The DB as it is: no migration, no journal-mode change, never created if it is not there."""
+    if not path.is_file():
+        raise UserError(f"no database at {path}")
+    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=rw", uri=True,
+                           timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def check(path: Path | str) -> dict[str, Any]:
+    """``integrity_check`` (full) and ``foreign_key_check`` on the DB, opened without migrating it, so it
+    works on a DB too damaged for :func:`store.connect`."""
+    path = Path(path)
+    conn = open_existing(path)
+    try:
+        problems = integrity_problems(conn)
+        try:
+            keys = [{"table": t, "rowid": r, "parent": p} for t, r, p, _ in
+                    conn.execute("PRAGMA foreign_key_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            keys = [{"error": str(exc)}]
+    finally:
+        conn.close()
+    return {"path": str(path), "integrity": problems or "ok", "foreign_keys": keys,
+            "ok": not problems and not keys}
 
 
 def checkpoint(db: sqlite_utils.Database) -> None:

@@ -21,7 +21,7 @@ STATUS_KV_KEYS = ("service.state", "service.started_at", "service.pid", "service
 #: ``job.<name>.<field>`` (service/progress.py writes them): ``progress`` (JSON, only while it runs),
 #: ``last_run`` (when the last run ended), ``last_summary`` (of the last run that finished) and
 #: ``last_error`` (JSON {at, error}: the last run failed; removed by the next run that finishes).
-JOB_NAMES = ("scan", "faces", "select", "export")
+JOB_NAMES = ("scan", "faces", "select", "export", "backup")
 JOB_FIELDS = ("progress", "last_run", "last_summary", "last_error")
 
 #: Photos waiting for face detection are counted up to one more than this ("1000+").

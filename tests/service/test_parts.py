@@ -202,9 +202,19 @@ def test_jobs_have_fixed_ids_and_are_replaced_not_doubled(make_config):
     jobs.schedule_jobs(scheduler, cfg, asked.append)
     jobs.schedule_jobs(scheduler, cfg, asked.append)
     ids = sorted(job.id for job in scheduler.get_jobs())
-    assert ids == ["export", "faces", "reconcile", "select"]
+    assert ids == ["backup", "export", "faces", "reconcile", "select"]
     for job in scheduler.get_jobs():
         assert job.coalesce is True and job.max_instances == 1
+
+
+def test_keep_0_schedules_no_nightly_backup(make_config, memdb, tmp_path):
+    cfg = make_config(backup={"keep": 0})
+    scheduler = BackgroundScheduler()
+    jobs.schedule_jobs(scheduler, cfg, lambda name: None)
+    assert "backup" not in {job.id for job in scheduler.get_jobs()}
+    cfg = make_config(backup={"keep": 2})
+    jobs.run_step("backup", cfg, memdb)  # the scheduled step itself, into <data_dir>/backups
+    assert len(list((cfg.data_dir / "backups").glob("homeroll-*.db"))) == 1
 
 
 def test_a_bad_crontab_line_is_one_clear_error(make_config):
