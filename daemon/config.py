@@ -125,7 +125,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "backup": {
         # Nightly backups of the DB kept in <data_dir>/backups (the oldest beyond this are deleted); 0 = none.
         "keep": 7,
-        "cron": "30 3 * * *",
+        "cron": "0 3 * * *",
     },
     "geocoder": {
         # "offline" never opens a socket. "nominatim" or "photon" use geopy against `url` (opt-in).

@@ -255,7 +255,7 @@ def test_backup_refuses_a_folder_inside_a_library(make_config):
 
 def test_a_config_without_backup_keys_gets_the_defaults(make_config):
     cfg = make_config()
-    assert config_mod.load(cfg.path)["backup"] == {"keep": 7, "cron": "30 3 * * *"}
+    assert config_mod.load(cfg.path)["backup"] == {"keep": 7, "cron": "0 3 * * *"}
 
 
 def test_restore_refuses_while_a_service_beats_even_when_the_db_is_too_damaged_to_say(make_config):
