@@ -109,6 +109,14 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
         store_memories.approve(db, trips[0]["id"])
         path = export_memory(cfg, db, trips[0]["id"])
         click.echo(f"collage: {path}")
+
+    _step("Keeping what the household decided (homeroll backup, as the service does every night)")
+    from homeroll.daemon.service import jobs
+
+    backup = jobs.run_step("backup", cfg, db)  # recorded like any job: `homeroll status` shows its last run
+    click.echo(f"{backup['path']} ({backup['bytes']:,} bytes, integrity {backup['integrity']})")
+    click.echo("it holds the index and every decision (approvals, names, birthdays), never the photos; "
+               "put one back with `homeroll db restore FILE`")
     db.close()
 
     _step("Next")
@@ -117,6 +125,7 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     click.echo(f"run the service on the demo roll:       .venv/bin/homeroll {cfg_arg} run")
     click.echo(f"  (then drop photos into {library} and watch `homeroll {cfg_arg} status`)")
     click.echo(f"scripting:                              .venv/bin/homeroll {cfg_arg} memories --json")
+    click.echo(f"what it is doing, and any job's last error: .venv/bin/homeroll {cfg_arg} status")
 
 
 def _explain_dates(db, library: Path, takeout, scans) -> None:
