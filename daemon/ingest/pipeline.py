@@ -67,6 +67,10 @@ class ScanStats:
         return text + f" ({self.seconds:.1f} s)"
 
 
+#: Seconds of results held before they are written in one transaction (never across a wait for more).
+BATCH_SECONDS = 0.5
+
+
 class Indexer:
     """Owns the worker processes and the geocoder; use as a context manager."""
 
@@ -218,25 +222,32 @@ class Indexer:
                            stats: ScanStats, progress: Progress | None = None) -> dict[str, str]:
         """Analyse in the workers and store; photos first, so a Live Photo's video finds its photo indexed.
 
-        The results that are ready whenever the pool wakes are written in one transaction, committed
-        before the pool is waited on again: a slow file (a stalled NAS read, a huge decode) never holds
-        the write lock, so an approve in the TUI never waits for it. A crash loses only what was not yet
-        committed, which the next scan indexes (once). A file read again because a sidecar changed
-        (``refresh``) has its new reading replace the old one.
+        Results are held in memory and written together, in one transaction, every ``BATCH_SECONDS``
+        (far fewer commits on a big scan), and whenever the pool has had nothing for that long. No
+        transaction is open while the pool is waited on: a slow file (a stalled NAS read, a huge decode)
+        never holds the write lock, so an approve in the TUI never waits for it. A crash loses only what
+        was not yet committed, which the next scan indexes (once). A file read again because a sidecar
+        changed (``refresh``) has its new reading replace the old one.
         """
         outcomes: dict[str, str] = {}
         total = len(photos) + len(videos)
 
         def store_all(jobs: list[classify.Photo] | list[classify.Video]) -> None:
             refresh = {job.relpath for job in jobs if job.refresh}
-            for batch in self.pool.batches(job.job for job in jobs):
+            held: list[tuple[str, str, dict[str, Any]]] = []
+            flushed = time.monotonic()
+            for batch in self.pool.batches((job.job for job in jobs), idle=BATCH_SECONDS):
                 for _, relpath, result in batch:
                     self._prepare(root, relpath, result)
-                with self.db.atomic():
-                    for _, relpath, result in batch:
-                        outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh)
-                if progress:
-                    progress(len(outcomes), total)
+                held.extend(batch)
+                if held and (not batch or time.monotonic() - flushed >= BATCH_SECONDS):
+                    self._write(root, held, refresh, outcomes, stats)
+                    flushed = time.monotonic()
+                    if progress:  # after the commit: a stop raised here loses nothing held
+                        progress(len(outcomes), total)
+            self._write(root, held, refresh, outcomes, stats)
+            if progress:
+                progress(len(outcomes), total)
 
         store_all(photos)
         plain: list[classify.Video] = []
@@ -247,6 +258,16 @@ class Indexer:
                 plain.append(video)
         store_all(plain)
         return outcomes
+
+    def _write(self, root: str, held: list[tuple[str, str, dict[str, Any]]], refresh: set[str],
+               outcomes: dict[str, str], stats: ScanStats) -> None:
+        """Store the held results in one transaction (nothing in it waits), then forget them."""
+        if not held:
+            return
+        with self.db.atomic():
+            for _, relpath, result in held:
+                outcomes[relpath] = self._store(root, relpath, result, stats, relpath in refresh)
+        held.clear()
 
     # --- the public entry points --------------------------------------------------------------
     def root_status(self, root: str) -> tuple[str, str | None, int | None]:

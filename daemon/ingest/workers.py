@@ -163,11 +163,13 @@ class ProcessPool:
         for batch in self.batches(jobs):
             yield from batch
 
-    def batches(self, jobs: Iterable[tuple]) -> Iterator[list[tuple[tuple, Any]]]:
+    def batches(self, jobs: Iterable[tuple], idle: float | None = None) -> Iterator[list[tuple[tuple, Any]]]:
         """Like :meth:`map`, but the results come as lists: all that were ready when the pool woke.
 
-        The next list is only waited for when the caller asks for it, so a caller that writes a list
-        in one transaction and commits it before asking never holds the DB's write lock across a wait.
+        The next list is only waited for when the caller asks for it, so a caller that writes what it
+        holds in one transaction and commits it before asking never holds the DB's write lock across a
+        wait. With ``idle``, an empty list comes after that many seconds without a result: the caller's
+        cue to commit what it holds rather than keep it while a slow file is being read.
         """
         for worker in list(self._workers):
             if worker.jobs:  # a caller stopped early: its answers must not reach this map (a dead one is _fill's)
@@ -182,9 +184,10 @@ class ProcessPool:
             if not busy:
                 return
             overdue_in = min(w.started for w in busy) + self._timeout - time.monotonic()
-            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=max(0.0, overdue_in))
+            timeout = max(0.0, overdue_in if idle is None else min(overdue_in, idle))
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=timeout)
             batch = [done for worker in busy for done in self._collect(worker, ready, retry)]
-            if batch:
+            if batch or idle is not None:
                 yield batch
 
     def _fill(self, pending: Iterator[tuple], retry: deque[tuple]) -> None:
@@ -309,12 +312,12 @@ class WorkerPool:
     def alive(self) -> bool:
         return self._pool.alive()
 
-    def batches(self, jobs: Iterable[tuple]) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+    def batches(self, jobs: Iterable[tuple], idle: float | None = None) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
         """Lists of (path, relpath, result) for the (path, relpath, sidecars) ``jobs``, as they finish.
 
         ``sidecars`` (kind -> path, or None) goes to ``analyse`` with the file. See ProcessPool.batches.
         """
-        for batch in self._pool.batches(jobs):
+        for batch in self._pool.batches(jobs, idle):
             yield [_named(path, relpath, result) for (path, relpath, _), result in batch]
 
     def close(self) -> None:
