@@ -16,6 +16,7 @@ only in memory, the systemd STATUS= line and the log.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
@@ -27,8 +28,8 @@ from homeroll.daemon.store import items as store_items
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FIRST_RETRY_SECONDS", "MAX_RETRY_SECONDS", "RESERVE_BYTES", "DataDirFull", "forget_full_skips", "rollback",
-           "stuck_files", "try_again"]
+__all__ = ["FIRST_RETRY_SECONDS", "MAX_RETRY_SECONDS", "RESERVE_BYTES", "ROOM_BYTES", "DataDirFull",
+           "forget_full_skips", "rollback", "try_again"]
 
 FIRST_RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 300.0
@@ -36,6 +37,8 @@ MAX_RETRY_SECONDS = 300.0
 RESERVE_BYTES = 256 * 1024
 #: Free space grown by this much since the last failure: try at once instead of waiting for the backoff.
 FREED_BYTES = 2 * RESERVE_BYTES
+#: Free bytes in the data dir above which a "no space left" is not the data dir's.
+ROOM_BYTES = 64 * RESERVE_BYTES
 #: A failure this soon after resuming continues the backoff instead of starting it again at 5 s.
 CALM_SECONDS = 600.0
 
@@ -68,7 +71,8 @@ class DataDirFull:
         try:
             fd = os.open(self.reserve, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                os.write(fd, b"\0" * RESERVE_BYTES)  # zeros, not a hole: a sparse file reserves nothing
+                if os.write(fd, b"\0" * RESERVE_BYTES) < RESERVE_BYTES:  # zeros: a hole reserves nothing
+                    raise OSError(errno.ENOSPC, "short write")
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -106,13 +110,17 @@ class DataDirFull:
     def _free_now(self) -> int:
         return self._tightest()[1]
 
+    def has_room(self) -> bool:
+        """Is there plainly room in the data dir? Then an ENOSPC came from elsewhere (a file's own file
+        system, a decoder) and is that file's problem, not a reason to stop indexing."""
+        return self._free_now() >= ROOM_BYTES
+
     # --- failing and trying again ----------------------------------------------------------------
     def fail(self, exc: BaseException | str | None, files: dict[str, list[str]] | None = None,
              command=None) -> None:
         """The disk is full (again): hold what failed and wait before the next try."""
         now = self.clock()
-        for root, relpaths in (files or {}).items():
-            self.held_files.setdefault(root, set()).update(relpaths)
+        self.hold(files or {})
         if command is not None and command not in self.held_commands:
             self.held_commands.append(command)
         if self.active:
@@ -135,6 +143,11 @@ class DataDirFull:
         self.recorded = False
         self.next_try = now + self.delay
         self._free_at_failure = self._free_now()
+
+    def hold(self, files: dict[str, list[str]]) -> None:
+        """More files to index once there is room (no new failure: the backoff is not doubled)."""
+        for root, relpaths in files.items():
+            self.held_files.setdefault(root, set()).update(relpaths)
 
     def waiting(self) -> int:
         return sum(len(v) for v in self.held_files.values())
@@ -200,10 +213,12 @@ def rollback(db) -> None:
         log.debug("rollback failed", exc_info=True)
 
 
-
 def forget_full_skips(db, roots: Iterable[str]) -> int:
-    """Drop skip rows whose reason is a full disk (a thumbnail that found no room), so their files are
-    read again; returns how many."""
+    """Drop skip rows whose reason is a full disk, so their files are read again; returns how many.
+
+    Versions before 2026-12 recorded a thumbnail's ENOSPC as the photo's skip reason; now the analyse
+    worker reports it as ``disk_full`` and the file is held instead. Run once at start.
+    """
     forgotten = 0
     for root in roots:
         stuck = [rel for rel, (_, _, why) in store_items.known_skipped(db, root).items()
@@ -212,20 +227,6 @@ def forget_full_skips(db, roots: Iterable[str]) -> int:
             store_items.forget_skipped(db, root, stuck)
             forgotten += len(stuck)
     return forgotten
-
-
-def stuck_files(db, root: str, outcomes: dict[str, str]) -> list[str]:
-    """Files whose outcome is a skip for a full disk (a worker turns a thumbnail's ENOSPC into the file's
-    skip reason, but it is not the file's fault): their skip rows go, now or at the next try."""
-    stuck = [rel for rel, outcome in outcomes.items() if diskfull.is_disk_full_reason(outcome)]
-    if stuck:
-        try:
-            store_items.forget_skipped(db, root, stuck)
-        except Exception as exc:
-            rollback(db)
-            if not diskfull.is_disk_full(exc):
-                raise
-    return stuck
 
 
 def try_again(full: DataDirFull, db, index: Callable[[str, list[str]], bool],

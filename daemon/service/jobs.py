@@ -31,7 +31,8 @@ from homeroll.daemon.store import service as store_service
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JOB_IDS", "STEPS", "make_scheduler", "purge_expired", "schedule_jobs", "run_step"]
+__all__ = ["FACES_CHUNK", "JOB_IDS", "STEPS", "make_scheduler", "purge_expired", "run_faces_budget", "run_step",
+           "schedule_jobs"]
 
 #: Steps of `homeroll run --once`, in order.
 STEPS = ("scan", "faces", "select", "export")
@@ -105,18 +106,21 @@ _STEP_FUNCTIONS = {
 def run_step(name: str, cfg: Config, db, *, indexer=None, limit: int | None = None,
              progress: Callable[[int, int], None] | None = None,
              clock: Callable[[], float] = time.monotonic,
-             wall: Callable[[], str] = store_items.now_iso) -> dict | None:
+             wall: Callable[[], str] = store_items.now_iso, report: JobProgress | None = None) -> dict | None:
     """Run one step now in the calling thread (the single writer). None when faces are disabled.
 
     The run records its progress and its outcome (service/progress.py): ``progress`` is called first at
     every count (the service's stop check); an exception is recorded as the step's last error, one
-    line, and raised again, so callers handle it as before.
+    line, and raised again, so callers handle it as before. With ``report``, the step is one part of a
+    run the caller records in that reporter.
     """
     if name == "faces" and not cfg["faces"]["enabled"]:
         log.info("faces: disabled in the config; skipped")
         return None
     if name != "scan" and name not in _STEP_FUNCTIONS:
         raise ValueError(f"unknown step {name!r}")
+    if report is not None:  # a part of a longer run the caller records (the service's faces chunks)
+        return _call(name, cfg, db, indexer, limit, report)
     with JobProgress(db, name, also=progress, clock=clock, wall=wall) as report:
         report.result = _call(name, cfg, db, indexer, limit, report)
     log.info("%s: %s", name, summary_line(report.result))
@@ -142,3 +146,36 @@ def purge_expired(cfg: Config, db) -> int:
     removed = store_items.purge_missing(db, cutoff)
     log.info("purged %d paths missing for more than %s days", removed, days)
     return removed
+
+
+#: Faces run in small chunks so new files and SIGTERM never wait for a whole batch.
+FACES_CHUNK = 20
+
+
+def run_faces_budget(cfg: Config, db, *, stop: Callable[[int, int], None],
+                     files_waiting: Callable[[], bool]) -> bool:
+    """The service's faces job: up to ``[faces] batch_size`` photos in chunks of FACES_CHUNK, recorded as
+    one run with the budget's real total. True when it stopped early because new files are waiting
+    (the caller queues the rest after them)."""
+    if not cfg["faces"]["enabled"]:
+        log.info("faces: disabled in the config; skipped")
+        return False
+    from homeroll.daemon.store import faces as store_faces
+
+    budget = int(cfg["faces"]["batch_size"])
+    done = {"items_scanned": 0, "faces_found": 0, "people_created": 0}
+    with JobProgress(db, "faces", also=stop) as report:
+        report.expected = len(store_faces.todo_items(db, cfg["faces"]["disabled_roots"], limit=budget))
+        while budget > 0:
+            stop(report.done, report.total or 0)
+            chunk = min(FACES_CHUNK, budget)
+            result = run_step("faces", cfg, db, limit=chunk, report=report) or {}
+            for key in done:
+                done[key] += int(result.get(key, 0))
+            report.result = done
+            budget -= chunk
+            if int(result.get("items_scanned", 0)) < chunk:
+                return False
+            if files_waiting():
+                return True
+    return False

@@ -28,7 +28,7 @@ from homeroll.daemon.store import service as store_service
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JobProgress", "Stopped", "describe", "job_line", "summary_line"]
+__all__ = ["JobProgress", "Stopped", "describe", "job_line", "settle_interrupted", "summary_line"]
 
 #: Seconds between two progress writes (each one is a DB write).
 WRITE_SECONDS = 1.0
@@ -63,8 +63,8 @@ def _one_line(exc: BaseException) -> str:
 class JobProgress:
     """``progress(done, total)`` for one run of job ``name``; a context manager around the run.
 
-    ``also`` is called first with the same arguments (the service passes its stop check, which raises
-    :class:`Stopped`). ``result`` set inside the ``with`` is recorded as the run's summary at its end.
+    ``also`` is called first with the whole run's done and total (the service passes its stop check,
+    which raises :class:`Stopped`; the CLI its progress bar). ``result`` set inside the ``with`` is recorded as the run's summary at its end.
     A scan over several roots counts each root from 0: a count that goes back, or a new total, starts a
     new part, and done and total keep adding up over the parts.
     """
@@ -81,6 +81,8 @@ class JobProgress:
         self.result: Any = None
         self.done = 0
         self.total: int | None = None
+        #: The whole run's total when it is known up front (faces in chunks): it stands for the parts' sum.
+        self.expected: int | None = None
         self.started_at: str | None = None
         self._started = 0.0
         self._last_write: float | None = None
@@ -112,13 +114,15 @@ class JobProgress:
         self._write()
 
     def __call__(self, done: int, total: int | None) -> None:
-        if self.also is not None:
-            self.also(done, total)
         if self._part is not None and (done < self._part[0] or total != self._part[1]):
             self._base += self._part[1] if self._part[1] is not None else self._part[0]
         self._part = (done, total)
         self.done = self._base + done
         self.total = None if total is None else self._base + total
+        if self.expected is not None:
+            self.total = max(self.expected, self.done)
+        if self.also is not None:  # with the whole run's counts, before the write (a stop check may raise)
+            self.also(self.done, self.total)
         if self._last_write is None or self.clock() - self._last_write >= self.min_interval:
             self._write()
 
@@ -233,3 +237,22 @@ def job_line(name: str, job: dict[str, Any]) -> str | None:
     if eta is not None and total:
         text += ", almost done" if eta < 1 else f", about {_duration(eta)} left"
     return text
+
+
+def settle_interrupted(db, pid_alive: Callable[[int], bool] = fsutil.pid_alive) -> list[str]:
+    """At service start: a run left "in progress" by a process that is gone (or whose pid this process now
+    has, after a reboot) ends as interrupted, where it stopped; returns the jobs settled."""
+    settled = []
+    for name, fields in store_service.job_records(db).items():
+        progress = _loads(fields.get("progress"))
+        if not isinstance(progress, dict):
+            continue
+        pid = progress.get("pid")
+        if isinstance(pid, int) and pid != os.getpid() and pid_alive(pid):
+            continue  # a `homeroll scan` or `faces` that is really running
+        done, total = progress.get("done") or 0, progress.get("total")
+        of = f"/{total:,}" if isinstance(total, int) else ""
+        store_service.end_job(db, name, store_items.now_iso(),
+                              summary=f"interrupted part-way ({done:,}{of} done): its process stopped")
+        settled.append(name)
+    return settled

@@ -9,7 +9,6 @@ dir makes it degraded, not dead (``degraded.py``): it holds what failed and trie
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import threading
@@ -18,7 +17,7 @@ import time
 from homeroll.daemon.config import Config
 from homeroll.daemon.ingest import roots as roots_mod
 from homeroll.daemon.ingest import thumbs
-from homeroll.daemon.ingest.pipeline import Indexer
+from homeroll.daemon.ingest.pipeline import Indexer, ScanStats
 from homeroll.daemon.service import degraded, diskfull, jobs, progress
 from homeroll.daemon.service.clockwatch import ClockWatch, record_jump
 from homeroll.daemon.service.commands import Command, CommandQueue, Job, Reconcile, Reload, Subtree
@@ -38,8 +37,6 @@ __all__ = ["IndexWorker"]
 CHECKPOINT_IDLE_SECONDS = 10.0
 #: How often STATUS= is refreshed (and the counts queried).
 STATUS_SECONDS = 15.0
-#: Faces run in small chunks so new files and SIGTERM never wait for a whole batch.
-FACES_CHUNK = 20
 
 
 class _Stop(progress.Stopped):
@@ -101,13 +98,15 @@ class IndexWorker(threading.Thread):
                 log.debug("final checkpoint failed", exc_info=True)
 
     def _start(self) -> None:
-        self._open_indexer()
         swept = thumbs.sweep_temps(self.cfg.data_dir)
         if swept:
             log.info("removed %d temp files a killed writer left under %s", swept, self.cfg.data_dir)
-        try:
+        try:  # each of these writes: on a full data dir the service starts degraded, not dead
+            self._open_indexer()
+            for name in progress.settle_interrupted(self.db):
+                log.warning("the last %s run was interrupted (its process stopped part-way)", name)
             self._publish_watchers()
-            self._forget_full_skips()  # left by an earlier run or `homeroll scan` on a full disk
+            degraded.forget_full_skips(self.db, [str(r) for r in self.cfg.libraries])  # an older version's
             self.full.make_reserve()
             self.full.record(self.db)  # running
         except Exception as exc:
@@ -129,7 +128,9 @@ class IndexWorker(threading.Thread):
     def alive(self) -> bool:
         if not self.is_alive():
             return False
-        return self.indexer is not None and self.indexer.workers_alive()
+        if self.indexer is None:
+            return self.full.active  # degraded before the indexer could open: alive, and retrying
+        return self.indexer.workers_alive()
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
@@ -178,10 +179,15 @@ class IndexWorker(threading.Thread):
                 continue
             try:
                 self._gone(root, relpath)
-            except Exception:  # noqa: BLE001 - one bad file never stops the service
-                log.exception("%s: failed", os.path.join(root, relpath))
+            except Exception as exc:  # noqa: BLE001 - one bad file never stops the service
+                if diskfull.is_disk_full(exc):
+                    self._full(exc, files={root: [relpath]})  # looked at again (and marked) once there is room
+                else:
+                    log.exception("%s: failed", os.path.join(root, relpath))
         for root, relpaths in settled.items():
-            self._index(root, relpaths)
+            if not self._index(root, relpaths):
+                self.full.hold({r: rels for r, rels in settled.items() if r != root})  # they wait with it
+                break
         return bool(keys)
 
     def _index(self, root: str, relpaths: list[str]) -> bool:
@@ -192,17 +198,14 @@ class IndexWorker(threading.Thread):
         except Exception as exc:  # noqa: BLE001 - one bad batch never stops the service
             if diskfull.is_disk_full(exc):
                 self._full(exc, files={root: relpaths})
-                return False
+                return not self.full.active
             log.exception("%s: indexing %d files failed", root, len(relpaths))
             return True
         for relpath, outcome in outcomes.items():
             if outcome == "indexed":
                 self.indexed_total += 1
             log.debug("%s: %s", relpath, outcome)
-        stuck = degraded.stuck_files(self.db, root, outcomes)
-        if stuck:
-            self._full(outcomes[stuck[0]], files={root: stuck})
-        return not stuck
+        return True
 
     def _gone(self, root: str, relpath: str) -> None:
         if store_sidecars.get(self.db, root, relpath) is not None:
@@ -253,16 +256,16 @@ class IndexWorker(threading.Thread):
 
     def _reconcile(self, command: Reconcile) -> None:
         roots = [command.root] if command.root else [str(r) for r in self.cfg.libraries]
-        for one in roots:
-            self._check_stop()
-            with progress.JobProgress(self.db, "scan", also=self._check_stop) as report:
+        total = ScanStats()
+        with progress.JobProgress(self.db, "scan", also=self._check_stop) as report:  # one run, every root
+            for one in roots:
+                self._check_stop()
                 stats = self.indexer.reconcile_root(one, progress=report,
                                                     defer=lambda rel, root=one: self.tracker.note(root, rel))
-                report.result = {"summary": stats.summary()}
-            log.info("reconcile %s: %s", one, stats.summary())
-            self._root_states[one] = "offline" if one in stats.roots_offline else "online"
-            if self._forget_full_skips(one):  # so the reconcile, run again when there is room, reads them
-                raise OSError(errno.ENOSPC, f"thumbnails under {one} found no room")
+                log.info("reconcile %s: %s", one, stats.summary())
+                total.add(stats)
+                report.result = {"summary": total.summary()}
+                self._root_states[one] = "offline" if one in stats.roots_offline else "online"
         jobs.purge_expired(self.cfg, self.db)
         store_items.kv_set(self.db, "service.last_reconcile_at", store_items.now_iso())
         self._update_status(force=True)
@@ -270,32 +273,30 @@ class IndexWorker(threading.Thread):
     def _job(self, command: Job) -> None:
         if command.name == "reconcile":
             self._reconcile(Reconcile())
-            return
-        if command.name != "faces":
+        elif command.name != "faces":
             jobs.run_step(command.name, self.cfg, self.db, progress=self._check_stop)
-            return
-        budget = int(self.cfg["faces"]["batch_size"])
-        while budget > 0:
-            self._check_stop()
-            chunk = min(FACES_CHUNK, budget)
-            result = jobs.run_step("faces", self.cfg, self.db, limit=chunk, progress=self._check_stop)
-            budget -= chunk
-            if not result or int(result.get("items_scanned", 0)) < chunk:
-                break
-            if self.tracker.next_due() is not None:
-                self.submit(Job("faces"))  # new files first; the rest of the batch comes after them
-                break
+        elif jobs.run_faces_budget(self.cfg, self.db, stop=self._check_stop,
+                                   files_waiting=lambda: self.tracker.next_due() is not None):
+            self.submit(Job("faces"))  # new files first; the rest of the batch comes after them
 
     def _reload(self, command: Reload) -> None:
+        indexer = Indexer(command.cfg, self.db)  # first: if it cannot open (a full disk) the old one stays
         self._close_indexer()
-        self.cfg = command.cfg
-        self._open_indexer()
+        self.indexer, self.cfg = indexer, command.cfg
         self._publish_watchers()
         log.info("index worker uses the reloaded config")
 
     # --- a full data dir ------------------------------------------------------------------------
     def _full(self, exc, files: dict[str, list[str]] | None = None, command: Command | None = None) -> None:
         degraded.rollback(self.db)
+        if files and self.full.has_room():  # "no space" from the file's side: that file's skip reason
+            for root, relpaths in files.items():
+                log.warning("%s: %d files failed with %s although the data dir has room; skipped",
+                            root, len(relpaths), exc)
+                for relpath in relpaths:
+                    store_items.record_skipped(self.db, root, relpath, f"no space left writing it ({exc})",
+                                               None, None)
+            return
         self.full.fail(exc, files, command)
         self.full.record(self.db)
         self.status_text = self.full.status_line()
@@ -305,6 +306,14 @@ class IndexWorker(threading.Thread):
         if not self.full.due() or not self.full.begin_try():
             self.status_text = self.full.status_line()
             return
+        if self.indexer is None:
+            try:
+                self._open_indexer()
+            except Exception as exc:
+                if not diskfull.is_disk_full(exc):
+                    raise
+                self._full(exc)
+                return
         commands = degraded.try_again(self.full, self.db, self._index, self._full)
         if commands is None:
             return
@@ -318,9 +327,6 @@ class IndexWorker(threading.Thread):
                 raise
             self._full(exc)
         self._update_status(force=True)
-
-    def _forget_full_skips(self, root: str | None = None) -> int:
-        return degraded.forget_full_skips(self.db, [root] if root else [str(r) for r in self.cfg.libraries])
 
     # --- housekeeping --------------------------------------------------------------------------
     def _set_root_state(self, root: str, state: str, note: str | None) -> None:
@@ -339,8 +345,8 @@ class IndexWorker(threading.Thread):
     def _periodic(self) -> None:
         jump = self.clockwatch.check()
         if jump is not None:
-            record_jump(self.db, jump)
-            self.submit(Reconcile())  # what went while the clock was behind is marked missing now
+            self.submit(Reconcile())  # first: recording the jump may meet a full disk
+            record_jump(self.db, jump)  # what went while the clock was behind is marked missing now
         now = time.monotonic()
         if self.tracker.take_overflow():
             log.warning("too many changes at once; a reconcile will find them")

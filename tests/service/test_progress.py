@@ -97,7 +97,7 @@ def test_a_stop_is_not_an_error(memdb):
         for done in range(1, 10):
             report(done, 9)
     job = describe(store_service.job_records(memdb))["faces"]
-    assert job["last_error"] is None and job["last_summary"] == "stopped part-way (2/9 done)"
+    assert job["last_error"] is None and job["last_summary"] == "stopped part-way (3/9 done)"
 
 
 def test_job_line_and_summary_line_wording():
@@ -155,6 +155,40 @@ def test_status_shows_a_running_job_and_a_killed_one_as_interrupted(make_config)
     lines = run_cli(cfg.path, "status").stdout.splitlines()
     assert "scan: 350/1,000 (35%), interrupted (its process is gone)" in lines
     assert lines[-1].startswith("service: ")  # still the last line
+
+
+def test_a_run_left_in_progress_is_settled_as_interrupted_at_service_start(make_config, memdb):
+    """A killed run's pid may be dead, or (after a reboot) be the new service's own: either way the
+    service settles it at start, and a run of another live process (`homeroll scan`) is left alone."""
+    from homeroll.daemon.service.progress import settle_interrupted
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    for name, pid in (("scan", dead.pid), ("faces", os.getpid()), ("export", os.getppid())):
+        store_service.set_job_progress(memdb, name, json.dumps({"done": 7, "total": 9, "pid": pid}))
+    assert sorted(settle_interrupted(memdb)) == ["faces", "scan"]
+    jobs = describe(store_service.job_records(memdb))
+    assert jobs["scan"]["last_summary"] == "interrupted part-way (7/9 done): its process stopped"
+    assert not jobs["faces"]["running"] and not jobs["faces"]["interrupted"]
+    assert jobs["export"]["running"]  # our parent is alive: its run is real
+
+
+def test_the_service_faces_budget_is_one_run_with_its_real_total(make_config, tmp_path):
+    """Chunks of FACES_CHUNK are parts of one recorded run whose total is the budget, not the chunk."""
+    cfg = make_config(faces={"batch_size": 30})
+    for seed in range(45):
+        (cfg.libraries[0] / f"p{seed}.jpg").write_bytes(jpeg_bytes(seed, size=64))
+    db = store.connect(cfg.db_path)
+    with Indexer(cfg, db, thumbnails=False) as indexer:
+        indexer.scan()
+    seen: list[tuple[int, int]] = []
+    yielded = jobs.run_faces_budget(cfg, db, stop=lambda done, total: seen.append((done, total)),
+                                        files_waiting=lambda: False)
+    assert yielded is False
+    assert seen[-1] == (30, 30) and all(total == 30 for _, total in seen[1:])
+    faces = describe(store_service.job_records(db))["faces"]
+    assert faces["last_summary"].startswith("items_scanned 30,") and not faces["running"]
+    db.close()
 
 
 def _blocking_site(tmp_path: Path, module: str) -> dict[str, str]:
