@@ -23,9 +23,11 @@ SERVICE_KEYS = ("pid", "started_at", "last_reconcile_at", "degraded_reason", "cl
 
 def _service(report: dict[str, Any], data_dir, now: datetime) -> dict[str, Any]:
     kv = report["kv"]
-    seen = liveness.assess(kv, liveness.read(data_dir, kv), now)
+    facts = liveness.read(data_dir, kv)
+    seen = liveness.assess(kv, facts, now)
     return {"state": seen["state"], **{k: kv.get(f"service.{k}") for k in SERVICE_KEYS},
-            "heartbeat": seen["heartbeat"], "not_responding_since": seen["not_responding_since"]}
+            "pid_alive": facts.pid_alive, "heartbeat": seen["heartbeat"],
+            "not_responding_since": seen["not_responding_since"]}
 
 
 def _public(report: dict[str, Any], service: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +93,12 @@ def _service_line(service: dict[str, Any]) -> str:
     if state == "degraded":
         return f"service: degraded: {service['degraded_reason'] or 'see its log'}"
     if state == "not responding":
-        gone = f"; pid {service['pid']} is gone" if service["pid"] else ""
+        if not service["pid"]:
+            gone = ""
+        elif service["pid_alive"] is False:
+            gone = f"; pid {service['pid']} is gone"
+        else:
+            gone = f"; pid {service['pid']} is still there but has stopped beating (hung?)"
         return f"service: not responding since {service['not_responding_since'] or 'its start'}{gone}"
     return f"service: {state}" + (f" (last heartbeat {service['heartbeat']})" if state == "running" else "")
 

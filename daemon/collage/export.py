@@ -255,10 +255,16 @@ def export_memory(cfg: Config, db: Database, memory_id: int, *, layout: str | No
     except OSError as exc:
         raise ExportFolderError(f"cannot write to export folder {folder}: {exc.strerror or exc}") from None
 
+    def record() -> None:
+        store_exports.record_export(db, memory_id, str(image_path), str(sidecar_path), collage.layout,
+                                    options.size, options.style)
+
+    if not store_memories.finish_export(db, memory_id, record, force=force):  # rejected while rendering
+        for path in (image_path, sidecar_path):
+            if str(path) not in own:
+                path.unlink(missing_ok=True)
+        raise UserError(f"memory {memory_id} was rejected while its collage was being made: nothing exported")
     _remove_earlier(folder, own, {str(image_path), str(sidecar_path)})
-    store_exports.record_export(db, memory_id, str(image_path), str(sidecar_path), collage.layout, options.size,
-                                options.style)
-    store_memories.mark_exported(db, memory_id)
     log.info("memory %d exported to %s (%s, %s, %s, %d photos%s)", memory_id, image_path, collage.layout,
              options.size, options.style, len(collage.placements),
              f", {len(collage.skipped)} skipped" if collage.skipped else "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from sqlite_utils import Database
@@ -20,7 +20,7 @@ from homeroll.daemon.store import items as store_items
 
 __all__ = [
     "STATUSES", "KINDS", "list_memories", "get_memory", "approve", "reject", "rename", "remove_item",
-    "set_cover", "mark_exported", "approved_not_exported", "item_id_for_path",
+    "set_cover", "mark_exported", "finish_export", "approved_not_exported", "item_id_for_path",
     "selection_rows", "excluded_item_ids", "places", "people", "face_links", "face_sizes",
     "existing_memories", "insert_memory", "replace_members", "offer_items", "delete_memories",
     "update_fields", "picked_items", "folder_paths",
@@ -160,10 +160,11 @@ def insert_memory(db: Database, stable_key: str, fields: dict[str, Any], members
     stamp = store_items.now_iso()
     values.update(stable_key=stable_key, status="suggested", created_at=stamp, updated_at=stamp)
     cols = ", ".join(f'"{k}"' for k in values)
-    cur = db.execute(f"INSERT INTO memories ({cols}) VALUES ({', '.join('?' for _ in values)})",
-                     list(values.values()))
-    memory_id = cur.lastrowid
-    replace_members(db, memory_id, members, picks)
+    with db.atomic():
+        cur = db.execute(f"INSERT INTO memories ({cols}) VALUES ({', '.join('?' for _ in values)})",
+                         list(values.values()))
+        memory_id = cur.lastrowid
+        replace_members(db, memory_id, members, picks)
     return memory_id
 
 
@@ -171,31 +172,35 @@ def update_fields(db: Database, memory_id: int, fields: dict[str, Any]) -> None:
     values = _row(fields)
     values["updated_at"] = store_items.now_iso()
     sets = ", ".join(f'"{k}" = ?' for k in values)
-    db.execute(f"UPDATE memories SET {sets} WHERE id = ?", [*values.values(), memory_id])
+    with db.atomic():  # a savepoint inside the selection's transaction; never a bare write
+        db.execute(f"UPDATE memories SET {sets} WHERE id = ?", [*values.values(), memory_id])
 
 
 def replace_members(db: Database, memory_id: int, members: Iterable[int], picks: Sequence[int]) -> None:
     """A suggestion's members and picks are recomputed; rows the user removed stay removed."""
     rank = {item_id: i for i, item_id in enumerate(picks)}
-    db.execute("DELETE FROM memory_items WHERE memory_id = ? AND removed_by_user = 0", [memory_id])
-    db.conn.executemany(
-        "INSERT INTO memory_items (memory_id, item_id, picked, rank) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (memory_id, item_id) DO NOTHING",
-        [(memory_id, item_id, int(item_id in rank), rank.get(item_id)) for item_id in members],
-    )
+    with db.atomic():
+        db.execute("DELETE FROM memory_items WHERE memory_id = ? AND removed_by_user = 0", [memory_id])
+        db.conn.executemany(
+            "INSERT INTO memory_items (memory_id, item_id, picked, rank) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (memory_id, item_id) DO NOTHING",
+            [(memory_id, item_id, int(item_id in rank), rank.get(item_id)) for item_id in members],
+        )
 
 
 def offer_items(db: Database, memory_id: int, item_ids: Iterable[int]) -> None:
     """New photos of an approved memory are offered as additions, never inserted among its picks."""
-    db.conn.executemany(
-        "INSERT INTO memory_items (memory_id, item_id, picked, offered) VALUES (?, ?, 0, 1) "
-        "ON CONFLICT (memory_id, item_id) DO NOTHING",
-        [(memory_id, item_id) for item_id in item_ids],
-    )
+    with db.atomic():
+        db.conn.executemany(
+            "INSERT INTO memory_items (memory_id, item_id, picked, offered) VALUES (?, ?, 0, 1) "
+            "ON CONFLICT (memory_id, item_id) DO NOTHING",
+            [(memory_id, item_id) for item_id in item_ids],
+        )
 
 
 def delete_memories(db: Database, memory_ids: Iterable[int]) -> None:
-    db.conn.executemany("DELETE FROM memories WHERE id = ?", [(m,) for m in memory_ids])
+    with db.atomic():
+        db.conn.executemany("DELETE FROM memories WHERE id = ?", [(m,) for m in memory_ids])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -283,17 +288,17 @@ def get_memory(db: Database, memory_id: int) -> dict[str, Any] | None:
 
 
 def _decide(db: Database, memory_id: int, status: str) -> None:
-    _require(db, memory_id)
     with db.atomic():
+        _require(db, memory_id)
         db.execute("UPDATE memories SET status = ?, decided_at = ?, updated_at = ? WHERE id = ?",
                    [status, store_items.now_iso(), store_items.now_iso(), memory_id])
 
 
 def approve(db: Database, memory_id: int) -> None:
     """Approve a suggestion (or undo a rejection). An exported memory stays exported."""
-    if _require(db, memory_id)["status"] == "exported":
-        return
-    _decide(db, memory_id, "approved")
+    with db.atomic():  # the status read and its change in one transaction: an export may finish meanwhile
+        if _require(db, memory_id)["status"] != "exported":
+            _decide(db, memory_id, "approved")
 
 
 def reject(db: Database, memory_id: int) -> None:
@@ -349,6 +354,19 @@ def set_cover(db: Database, memory_id: int, item_id: int) -> None:
 
 def mark_exported(db: Database, memory_id: int) -> None:
     _decide(db, memory_id, "exported")
+
+
+def finish_export(db: Database, memory_id: int, record: Callable[[], None], *, force: bool = False) -> bool:
+    """Record a rendered export (``record`` writes its row) and mark the memory exported, in one
+    transaction, only if it is still approved or exported (or ``force``). False: the household rejected
+    it (or it was deleted) while the collage was being made, and their word stands."""
+    with db.atomic():
+        row = db.execute("SELECT status FROM memories WHERE id = ?", [memory_id]).fetchone()
+        if row is None or (row[0] not in ("approved", "exported") and not force):
+            return False
+        record()
+        _decide(db, memory_id, "exported")
+    return True
 
 
 def approved_not_exported(db: Database) -> list[int]:

@@ -281,3 +281,27 @@ def test_heic_rotated_video_memory_exports(library, corpus):
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("O_TMPFILE and bind mounts are Linux")
+
+
+def test_a_rejection_while_the_collage_is_made_stands(library, memory):
+    """The household rejects in the TUI while the export renders and writes: the reject is kept (the
+    export's status change is guarded in the same transaction) and the files it made are taken back."""
+    env = {**os.environ, PAUSE_ENV: "2"}
+    proc = subprocess.Popen([*HOMEROLL, "--config", str(library.cfg.path), "export", str(memory)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = ""
+        while "test pause" not in line:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "export ended before its pause"
+        started = time.monotonic()
+        run_cli(library.cfg.path, "memories", "reject", str(memory))
+        assert time.monotonic() - started < 2, "the reject waited for the export"
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2 and err.strip().splitlines()[-1] == \
+        f"homeroll: memory {memory} was rejected while its collage was being made: nothing exported"
+    assert library.status(memory) == "rejected"
+    assert not [n for n in _files(library.cfg.export_dir) if n.endswith((".jpg", ".json"))]
