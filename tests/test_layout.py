@@ -58,7 +58,8 @@ def test_ruff_is_clean_with_complexity_at_most_12():
 SQL = re.compile(r"\b(SELECT\b.+\bFROM|INSERT\s+(OR\s+[A-Z]+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
                  r"PRAGMA\s+\w+\s*(=|\(|$)|BEGIN\b|COMMIT\b|ROLLBACK\b|SAVEPOINT\b|CREATE\s+(TABLE|INDEX|VIEW|TRIGGER))", re.S)
 #: Connection methods that run SQL text.
-SQL_CALLS = {"execute", "executemany", "executescript"}
+SQL_CALLS = {"execute", "executemany", "executescript", "rows_where", "delete_where", "count_where",
+             "execute_returning_dicts"}  # sqlite-utils methods that take SQL text
 
 
 def sql_outside_store(paths) -> list[str]:

@@ -1,4 +1,5 @@
-"""The one write path: every write transaction is BEGIN IMMEDIATE, and none is held while the indexer waits.
+"""The one write path: every write transaction is BEGIN IMMEDIATE (that none is held while the indexer
+waits on a slow file is tests/service/test_stalled_file.py's).
 
 A deferred BEGIN that reads, then writes, fails at once ("database is locked") when another process
 committed in between; with BEGIN IMMEDIATE the second writer waits for the lock at the start instead.
