@@ -8,6 +8,7 @@ import hashlib
 import os
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,15 @@ def _one_error_line(proc) -> str:
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
     return lines[0]
+
+
+#: Another process with the DB open and idle (the TUI between two screens): prints "open", exits on EOF.
+_HOLDER = ("import sqlite3, sys\n"
+           "conn = sqlite3.connect(sys.argv[1])\n"
+           "conn.execute('SELECT COUNT(*) FROM memories').fetchall()\n"
+           "print('open', flush=True)\n"
+           "sys.stdin.read()\n"
+           "conn.close()\n")
 
 
 def _dead_pid() -> int:
@@ -168,15 +178,25 @@ def test_the_round_trip_brings_the_first_decisions_back(make_config):
     run_cli(cfg.path, "memories", "rename", str(second), "Summer at the lake")
     backup = cli_json(cfg.path, "backup", "--json")["path"]
 
-    # The later decisions stay in the -wal (another connection is open): it must not reach the restored file.
-    holder = sqlite3.connect(cfg.db_path)
-    holder.execute("SELECT COUNT(*) FROM memories").fetchall()
-    run_cli(cfg.path, "memories", "reject", str(first))
-    run_cli(cfg.path, "memories", "rename", str(second), "Wrong title")
-    wal = Path(f"{cfg.db_path}-wal")
-    assert wal.exists() and wal.stat().st_size > 0
+    # The later decisions stay in the -wal while another process has the DB open (the TUI): a restore
+    # then would send that process's later writes to the file set aside, so it is refused, changing nothing.
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(cfg.db_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        run_cli(cfg.path, "memories", "reject", str(first))
+        run_cli(cfg.path, "memories", "rename", str(second), "Wrong title")
+        wal = Path(f"{cfg.db_path}-wal")
+        assert wal.exists() and wal.stat().st_size > 0
+        digest = hashlib.sha256(cfg.db_path.read_bytes()).hexdigest()
+        line = _one_error_line(run_cli(cfg.path, "db", "restore", backup, "--yes", check=False))
+        assert line == ("homeroll: the database is open in another process (the service, a scan or the TUI): "
+                        "close it, then restore; nothing was changed"), line
+        assert hashlib.sha256(cfg.db_path.read_bytes()).hexdigest() == digest and wal.stat().st_size > 0
+        assert not [p for p in cfg.data_dir.iterdir() if ".before-restore-" in p.name]
+    finally:
+        holder.communicate("", timeout=30)  # closes its connection and exits
     proc = run_cli(cfg.path, "db", "restore", backup, "--yes")
-    holder.close()
 
     line = proc.stdout.strip()
     assert len(line.splitlines()) == 1
@@ -269,7 +289,99 @@ def test_restore_refuses_while_a_service_beats_even_when_the_db_is_too_damaged_t
     heartbeat.write_text(f"{os.getpid()}\n")
     line = _one_error_line(run_cli(cfg.path, "db", "restore", backup, "--yes", check=False))
     assert line.startswith(f"homeroll: the service (pid {os.getpid()}) is running: stop it first"), line
-    old = time.time() - 3600  # an hour-old heartbeat is a dead service: the restore goes ahead
+    # an hour-old heartbeat with its pid alive is a hung service that may still write: refused, unless
+    # --force says that pid is some other program now
+    old = time.time() - 3600
     os.utime(heartbeat, (old, old))
+    line = _one_error_line(run_cli(cfg.path, "db", "restore", backup, "--yes", check=False))
+    assert line.startswith(f"homeroll: the service (pid {os.getpid()}) is not responding but its process is "
+                           "alive: stop it first"), line
+    assert "restore with --force; nothing was changed" in line, line
+    assert not [p for p in cfg.data_dir.iterdir() if ".before-restore-" in p.name]
+    run_cli(cfg.path, "db", "restore", backup, "--yes", "--force")
+    assert len(cli_json(cfg.path, "memories", "--json")) == 1
+    heartbeat.write_text(f"{_dead_pid()}\n")  # a service that is gone blocks nothing, without --force
     run_cli(cfg.path, "db", "restore", backup, "--yes")
+
+
+def test_the_rotation_never_deletes_the_backup_just_taken_when_names_from_a_wrong_clock_sort_later(make_config):
+    cfg = make_config(backup={"keep": 3})
+    db = store.connect(cfg.db_path)
+    folder = cfg.data_dir / "backups"
+    wrong = datetime(2038, 1, 19, 3, 0, tzinfo=UTC)  # a Pi that booted with its clock far ahead
+    for day in range(3):
+        store_backup.take_backup(db, folder, now=wrong + timedelta(days=day))
+    result = store_backup.run_backup_job(cfg, db, now=datetime(2026, 12, 5, 3, 0, tzinfo=UTC))
+    db.close()
+    assert Path(result["path"]).is_file(), result
+    assert result["removed"] == [str(folder / "homeroll-20380119T030000Z.db")]  # the far-future ones go first
+    assert [p.name for p in store_backup.list_backups(folder)] == [
+        "homeroll-20261205T030000Z.db", "homeroll-20380120T030000Z.db", "homeroll-20380121T030000Z.db"]
+    # and with keep = 1 the one just taken is what is kept, whatever sorts after it
+    assert store_backup.rotate(folder, 1, taken=Path(result["path"]), now=datetime(2026, 12, 5, tzinfo=UTC))
+    assert [p.name for p in store_backup.list_backups(folder)] == ["homeroll-20261205T030000Z.db"]
+
+
+def test_a_restored_nightly_backup_shows_no_phantom_running_job_nor_a_running_service(make_config):
+    from homeroll.daemon.service import jobs
+
+    cfg = make_config(**QUIET)
+    seed_memories(cfg.db_path, 1)
+    db = store.connect(cfg.db_path)
+    with db.atomic():  # what a running service has recorded when its nightly job copies the DB
+        store_items.kv_set(db, "service.state", "running")
+        store_items.kv_set(db, "service.pid", str(_dead_pid()))
+    path = jobs.run_step("backup", cfg, db)["path"]
+    with db.atomic():
+        store_items.kv_set(db, "service.state", "stopped")
+    db.close()
+    copy = _open(Path(path))
+    assert copy.execute("SELECT COUNT(*) FROM kv WHERE key = 'job.backup.progress'").fetchone() == (1,)
+    copy.close()
+    run_cli(cfg.path, "db", "restore", path, "--yes")
+    status = cli_json(cfg.path, "status", "--json")
+    assert status["service"]["state"] == "stopped", status["service"]
+    backup_job = status["jobs"]["backup"]
+    assert not backup_job["running"] and not backup_job["interrupted"], backup_job
+
+
+_KILLED_WRITER = ("import os, signal, sqlite3, sys\n"
+                  "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                  "conn.execute('PRAGMA wal_autocheckpoint = 0')\n"
+                  "conn.execute('BEGIN')\n"
+                  "for i in range(400):\n"
+                  "    conn.execute('INSERT INTO kv VALUES (?, ?)', (f'test.blob.{i}', 'x' * 30000))\n"
+                  "conn.execute('COMMIT')\n"
+                  "os.kill(os.getpid(), signal.SIGKILL)\n")
+
+
+def test_at_every_instant_of_a_restore_there_is_a_db_at_the_db_path(make_config):
+    """A crash mid-restore must leave the old DB or the new one. A killed writer left a 12 MB WAL, so folding
+    it into the DB set aside takes a while: a poller spinning on the DB path sees any moment without one."""
+    cfg = make_config(**QUIET)
+    seed_memories(cfg.db_path, 1)
+    backup = cli_json(cfg.path, "backup", "--json")["path"]
+    writer = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(cfg.db_path)], capture_output=True)
+    assert writer.returncode == -9 and Path(f"{cfg.db_path}-wal").stat().st_size > 10_000_000, writer.stderr
+    gaps: list[float] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            if not os.path.exists(cfg.db_path):
+                gaps.append(time.monotonic())
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        proc = run_cli(cfg.path, "db", "restore", backup, "--yes")
+    finally:
+        done.set()
+        poller.join()
+    assert not gaps, f"no DB at {cfg.db_path} for {len(gaps)} polls"
+    aside = Path(proc.stdout.strip().rsplit(" ", 1)[1])
+    conn = _open(aside)  # the killed writer's committed rows are in the DB kept aside, as one file
+    assert conn.execute("SELECT COUNT(*) FROM kv WHERE key LIKE 'test.blob.%'").fetchone() == (400,)
+    conn.close()
+    assert not Path(f"{aside}-wal").exists() and not Path(f"{cfg.db_path}-journal").exists()
     assert len(cli_json(cfg.path, "memories", "--json")) == 1

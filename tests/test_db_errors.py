@@ -5,6 +5,7 @@ full data dir (real small tmpfs mounts), a lock held past the busy timeout, a DB
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -13,6 +14,10 @@ from pathlib import Path
 import pytest
 
 from homeroll.daemon import config as config_mod
+from homeroll.daemon import store
+from homeroll.daemon.errors import UserError
+from homeroll.daemon.service import diskfull, jobs
+from homeroll.daemon.store import service as store_service
 from tests.conftest import cli_json, run_cli
 from tests.service.helpers import fill, jpeg_bytes, mounted_tmpfs, remount, seed_memories, write_file
 
@@ -136,8 +141,17 @@ def test_a_full_data_dir_names_the_dir_and_the_space_left_and_keeps_what_was_ind
         finally:
             os.unlink(data / "filler.bin")
             shutil.rmtree(lib / "new")
+        (memory_id,) = seed_memories(cfg.db_path, 1)
+        try:
+            fill(data)
+            approve = _one_line(run_cli(cfg.path, "memories", "approve", str(memory_id), check=False))
+        finally:
+            os.unlink(data / "filler.bin")
         assert line.startswith(f"homeroll: data dir {data} is full: "), line
         assert " free of 3.0 MB; free space there or move data_dir; what was indexed is kept" in line, line
+        # an approval indexes nothing: it is not told that what was indexed is kept
+        assert approve.startswith(f"homeroll: data dir {data} is full: "), approve
+        assert approve.endswith("; free space there or move data_dir"), approve
         assert cli_json(cfg.path, "status", "--json")["items"] >= before
         assert cli_json(cfg.path, "db", "check", "--json")["ok"] is True
 
@@ -162,3 +176,60 @@ def test_a_db_that_cannot_be_opened_is_one_line(make_config, real_db):
     cfg.db_path.mkdir(parents=True)  # a folder where the DB file should be
     line = _one_line(run_cli(cfg.path, "status", check=False))
     assert line.startswith(f"homeroll: cannot open the database {cfg.db_path} (unable to open database file)"), line
+
+
+def _backup_record(cfg) -> dict[str, str]:
+    db = store.connect(cfg.db_path)
+    try:
+        return store_service.job_records(db)["backup"]
+    finally:
+        db.close()
+
+
+def test_a_nightly_backup_that_does_not_fit_is_the_backup_jobs_error_not_a_full_data_dir(make_config, real_db):
+    """The worker degrades only for what diskfull.is_disk_full says; a backup without room is the backup
+    job's last error, and the copy's own full disk (met after the check passed) is the same error."""
+    cfg = _config(make_config, real_db)
+    folder = cfg.data_dir / "backups"
+    db = store.connect(cfg.db_path)
+    try:
+        with mounted_tmpfs(folder, "1m"):
+            with pytest.raises(UserError) as refused:
+                jobs.run_step("backup", cfg, db)
+            assert os.listdir(folder) == []
+        line = str(refused.value)
+        assert line.startswith(f"no backup taken: {folder} has ") and " free, the copy needs about " in line, line
+        assert "set [backup] keep lower" in line and "--to" in line, line
+        assert not diskfull.is_disk_full(refused.value) and not diskfull.is_disk_full_reason(line)
+        record = _backup_record(cfg)
+        assert json.loads(record["last_error"])["error"] == line and "progress" not in record, record
+
+        filled: list[str] = []
+
+        def fill_once(done: int, total: int) -> None:  # the disk fills up after the check, during the copy
+            if not filled:
+                filled.append(fill(folder).name)
+
+        with mounted_tmpfs(folder, "8m"):
+            with pytest.raises(UserError) as full:
+                jobs.run_step("backup", cfg, db, progress=fill_once)
+            assert os.listdir(folder) == filled  # the temp copy and its journal are gone
+            os.unlink(folder / filled[0])
+            assert jobs.run_step("backup", cfg, db)["integrity"] == "ok"
+    finally:
+        db.close()
+    assert str(full.value).startswith(f"no backup taken: {folder} has "), full.value
+    assert full.value.__context__ is not None and diskfull.is_disk_full(full.value.__context__)
+    assert not diskfull.is_disk_full(full.value)  # raised from None: the chain stops there
+    assert "last_error" not in _backup_record(cfg)
+
+
+def test_backup_to_a_full_folder_names_that_folder_not_the_data_dir(make_config, real_db, tmp_path):
+    cfg = _config(make_config, real_db)
+    target = tmp_path / "usb"
+    with mounted_tmpfs(target, "1m"):
+        fill(target)
+        line = _one_line(run_cli(cfg.path, "backup", "--to", str(target), check=False))
+        assert sorted(os.listdir(target)) == ["filler.bin"]
+    assert line.startswith(f"homeroll: no backup taken: {target} has "), line
+    assert "data dir" not in line and "indexed" not in line, line

@@ -35,6 +35,9 @@ _SQLITE_BUSY, _SQLITE_IOERR, _SQLITE_CANTOPEN = 5, 10, 14
 #: Below this much free space an I/O error is taken for a full disk: SQLite reports a -shm it cannot grow
 #: as SQLITE_IOERR_SHMSIZE ("disk I/O error"), not SQLITE_FULL.
 _NEARLY_FULL_BYTES = 1 << 20
+#: Commands that index: on a full disk what they had indexed is committed and stays. For the others
+#: (an approval, a backup, a restore) that would be no comfort, and not what happened.
+_INDEXING_COMMANDS = frozenset({"scan", "run", "demo"})
 
 
 def _code(exc: BaseException) -> int:
@@ -79,8 +82,9 @@ def _elsewhere_line(exc: OSError, where: Path) -> str:
     return f"{where}: {exc.strerror or exc}"
 
 
-def db_error(exc: BaseException, app: AppContext | None) -> UserError | None:
-    """The one line for a DB or disk error, or None if ``exc`` is not one (then it is a bug)."""
+def db_error(exc: BaseException, app: AppContext | None, command: str | None = None) -> UserError | None:
+    """The one line for a DB or disk error, or None if ``exc`` is not one (then it is a bug). ``command``:
+    the top-level command that failed (a full disk during a scan keeps what was indexed)."""
     try:
         cfg = app.config if app is not None else None
     except Exception:  # noqa: BLE001 - no config: nothing to name, let the error stand
@@ -94,7 +98,8 @@ def db_error(exc: BaseException, app: AppContext | None) -> UserError | None:
     if store_db.is_damaged(exc):
         return UserError(store_backup.damaged_message(db_path, str(exc)))
     if _full(exc, data_dir):
-        return UserError(f"{diskfull.full_reason(data_dir)}; what was indexed is kept")
+        kept = "; what was indexed is kept" if command in _INDEXING_COMMANDS else ""
+        return UserError(f"{diskfull.full_reason(data_dir)}{kept}")
     if diskfull.is_read_only(exc, data_dir):
         return UserError(diskfull.read_only_reason(data_dir, exc))
     if isinstance(exc, OSError):
@@ -110,7 +115,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except (sqlite3.Error, OSError) as exc:
-            error = db_error(exc, ctx.obj)
+            error = db_error(exc, ctx.obj, ctx.invoked_subcommand)
             if error is None:
                 raise
             if log.isEnabledFor(logging.DEBUG):

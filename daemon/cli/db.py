@@ -21,7 +21,7 @@ from homeroll.daemon.store import backup as store_backup
 from homeroll.daemon.store import db as store_db
 
 #: Recorded states after which no service is running, whatever the pid says.
-_NOT_RUNNING = (None, "stopped", "not responding")
+_NOT_RUNNING = (None, "stopped")
 
 
 @click.command("backup")
@@ -81,11 +81,13 @@ def _problem_line(db_path: Path, report: dict) -> str:
     return store_backup.damaged_message(db_path, f"foreign keys: {detail}{more}", checked=True)
 
 
-def _running_service(cfg: config_mod.Config) -> str | None:
+def _running_service(cfg: config_mod.Config, force: bool = False) -> str | None:
     """Why a restore must wait ("the service (pid 123) is running"), or None.
 
     The pid comes from the DB's kv, or, when the DB is too damaged to read, from the heartbeat file the
-    service writes its pid into; liveness.assess then judges it by the heartbeat's age, like `status`.
+    service writes its pid into; liveness.assess judges it by the heartbeat's age, like `status`. A stale
+    heartbeat with its pid alive is a hung service, which may still write: it blocks the restore too,
+    unless ``force`` (that pid is some other program now). A service whose pid is gone blocks nothing.
     """
     kv = store_backup.read_service_kv(cfg.db_path)
     if not kv:
@@ -99,20 +101,30 @@ def _running_service(cfg: config_mod.Config) -> str | None:
     if seen["state"] in _NOT_RUNNING or facts.pid_alive is False:
         return None
     pid = kv.get("service.pid")
-    return f"the service (pid {pid}) is {seen['state']}" if pid else f"the service is {seen['state']}"
+    if seen["state"] == "not responding":
+        if force or facts.pid_alive is None:
+            return None
+        return (f"the service (pid {pid}) is not responding but its process is alive: stop it first "
+                f"(`systemctl stop homeroll`, or SIGTERM), then restore; if pid {pid} is not homeroll, "
+                f"restore with --force; nothing was changed")
+    who = f"the service (pid {pid})" if pid else "the service"
+    return (f"{who} is {seen['state']}: stop it first (`systemctl stop homeroll`, or "
+            f"SIGTERM), then restore; nothing was changed")
 
 
 @db_group.command("restore")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="Do not ask before replacing the database.")
+@click.option("--force", is_flag=True,
+              help="Restore although the service's recorded pid is alive with a stale heartbeat (that pid is "
+                   "another program now). Never while any process has the DB open.")
 @pass_app
-def restore(app: AppContext, file: str, yes: bool) -> None:
+def restore(app: AppContext, file: str, yes: bool, force: bool) -> None:
     """Put backup FILE in place of the DB (checked first; the current DB is kept beside it)."""
     cfg = app.config
-    busy = _running_service(cfg)
+    busy = _running_service(cfg, force)
     if busy:
-        raise UserError(f"{busy}: stop it first (`systemctl stop homeroll`, or SIGTERM), then restore; "
-                        "nothing was changed")
+        raise UserError(busy)
     question = f"{file} passed its checks. Replace {cfg.db_path} with it? (the current one is kept beside it)"
     ask = None if yes else lambda: click.confirm(question, err=True)  # on stderr: stdout is for results
     result = store_backup.restore(cfg.db_path, file, confirm=ask)

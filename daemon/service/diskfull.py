@@ -16,7 +16,7 @@ import sqlite3
 from pathlib import Path
 
 __all__ = ["describe", "free_bytes", "full_reason", "human", "is_disk_full", "is_disk_full_reason",
-           "is_read_only", "read_only_reason"]
+           "is_read_only", "read_only_reason", "room_line"]
 
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
@@ -29,12 +29,20 @@ _FULL_TEXTS = ("database or disk is full", "No space left on device", "Disk quot
 
 
 def _chain(exc: BaseException | None):
-    """The exception and its causes: a UserError or RuntimeError may wrap the OSError that matters."""
+    """The exception and its causes: a UserError or RuntimeError may wrap the OSError that matters.
+
+    ``raise ... from None`` ends the chain: whoever wrote it has said what the error is (a backup that
+    found no room is the backup's error with its own line, not a full data dir to degrade for)."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         yield exc
-        exc = exc.__cause__ or exc.__context__
+        if exc.__cause__ is not None:
+            exc = exc.__cause__
+        elif exc.__suppress_context__:
+            exc = None
+        else:
+            exc = exc.__context__
 
 
 def is_disk_full(exc: BaseException, folder: Path | str | None = None) -> bool:
@@ -118,6 +126,15 @@ def describe(path: Path | str) -> str:
     except OSError:
         return "free space unknown"
     return f"{human(free)} free of {human(total)}"
+
+
+def room_line(folder: Path | str, needed: int) -> str:
+    """'/mnt/usb has 12 KB free, the copy needs about 3.0 MB': why a copy of ``needed`` bytes is refused."""
+    try:
+        free = human(free_bytes(folder)[0])
+    except OSError:
+        free = "an unknown amount"
+    return f"{folder} has {free} free, the copy needs about {human(needed)}"
 
 
 def full_reason(data_dir: Path | str, where: Path | str | None = None) -> str:

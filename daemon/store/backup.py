@@ -16,19 +16,22 @@ before a migration is as trustworthy as the nightly one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from homeroll.daemon.errors import UserError
+from homeroll.daemon.service import diskfull
 from homeroll.daemon.store import db as store_db
 from homeroll.daemon.store import fsutil
-from homeroll.daemon.store.schema import migrations
+from homeroll.daemon.store import service as store_service
+from homeroll.daemon.store.schema import migrations, step_names
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,6 +48,15 @@ _NAME = re.compile(r"^homeroll-(\d{8}T\d{6}Z)(?:-(\d+))?\.db$")
 _HEADER = b"SQLite format 3\x00"
 #: Files SQLite keeps beside a DB; a journal or WAL left beside a replaced file would be applied to it.
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+#: Room a copy needs beyond its pages: its rollback journal while SQLite turns it into one file, and slack.
+_MARGIN_BYTES = 1 << 20
+#: A backup stamped this far past now was named under a wrong clock: the rotation takes it for the oldest.
+_FUTURE_SLACK = timedelta(days=1)
+#: How long a restore waits to see whether another process has the DB open (it waits for no one).
+_CLAIM_TIMEOUT_S = 1.0
+_MAKE_ROOM = "free space there, set [backup] keep lower, or back up to another disk (`homeroll backup --to DIR`)"
+_OPEN_ELSEWHERE = ("the database is open in another process (the service, a scan or the TUI): close it, "
+                   "then restore; nothing was changed")
 
 
 class CopyFailedCheck(Exception):
@@ -76,19 +88,8 @@ def list_backups(folder: Path | str) -> list[Path]:
 
 
 def sweep(folder: Path) -> None:
-    """Remove what a killed copy left in ``folder``: its temp file (fsutil's sweep, by dead pid) and the
-    journal or WAL SQLite kept beside it, once that temp file is gone."""
-    fsutil.sweep_stale_temps(folder)
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        for side in _SIDE_FILES:
-            base = name[: -len(side)]
-            if (name.startswith(fsutil.TEMP_PREFIX) and name.endswith(fsutil.TEMP_SUFFIX + side)
-                    and not (Path(folder) / base).exists()):
-                (Path(folder) / name).unlink(missing_ok=True)
+    """Remove what a killed copy left in ``folder``: its temp file and the journal or WAL beside it."""
+    fsutil.sweep_stale_temps(folder, _SIDE_FILES)
 
 
 def _read_only(path: Path, *, immutable: bool = False) -> sqlite3.Connection:
@@ -110,7 +111,7 @@ class PreparedCopy:
         if source.in_transaction:
             raise RuntimeError("a backup inside an open transaction would copy rows nobody committed")
         self.folder = Path(folder)
-        self.temp: Path | None = fsutil._temp_name(self.folder)
+        self.temp: Path | None = fsutil.temp_name(self.folder)
         started = time.monotonic()
         try:
             self._copy(source, mode)
@@ -191,9 +192,26 @@ def copy_db(source: Any, target: Path, *, mode: int | None = None) -> dict[str, 
 
 def take_backup(source: Any, folder: Path, *, now: datetime | None = None,
                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """A new ``homeroll-<UTC time>.db`` in ``folder`` (created if needed). UserError when the DB is damaged."""
+    """A new ``homeroll-<UTC time>.db`` in ``folder`` (created if needed). UserError when the DB is damaged,
+    and when ``folder`` has no room: checked first, and any full disk met while copying (the temp copy is
+    removed), raised ``from None``: the backup's own error, not a full data dir (is_disk_full agrees)."""
     conn = _connection(source)
     folder = Path(folder)
+    pages, page_size = (conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "page_size"))
+    needed = pages * page_size * 21 // 20 + _MARGIN_BYTES
+    with contextlib.suppress(OSError):  # cannot tell: the copy will say
+        if diskfull.free_bytes(folder)[0] < needed:
+            raise UserError(f"no backup taken: {diskfull.room_line(folder, needed)}: {_MAKE_ROOM}")
+    try:
+        return _take(conn, folder, now, progress)
+    except (OSError, sqlite3.Error) as exc:
+        if diskfull.is_disk_full(exc, folder):
+            raise UserError(f"no backup taken: {diskfull.room_line(folder, needed)}: {_MAKE_ROOM}") from None
+        raise
+
+
+def _take(conn: sqlite3.Connection, folder: Path, now: datetime | None,
+          progress: Callable[[int, int], None] | None) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     sweep(folder)
     moment = now or datetime.now(UTC)
@@ -213,10 +231,19 @@ def take_backup(source: Any, folder: Path, *, now: datetime | None = None,
     return result
 
 
-def rotate(folder: Path, keep: int) -> list[Path]:
-    """Delete the oldest backups in ``folder`` beyond the newest ``keep`` (only files named like ours)."""
-    backups = list_backups(folder)
-    doomed = backups[: max(0, len(backups) - max(keep, 1))]
+def _stamped_after(path: Path, limit: datetime) -> bool:
+    match = _NAME.match(path.name)
+    return bool(match) and datetime.strptime(match.group(1), _STAMP).replace(tzinfo=UTC) > limit
+
+
+def rotate(folder: Path, keep: int, *, taken: Path | None = None, now: datetime | None = None) -> list[Path]:
+    """Delete the oldest backups in ``folder`` beyond the newest ``keep`` (only files named like ours), never
+    ``taken`` (the one just written). A name stamped over a day after ``now`` was written under a wrong clock
+    (a Pi that booted in 2038): it counts as the oldest, or it would outlive every real backup."""
+    limit = (now or datetime.now(UTC)) + _FUTURE_SLACK
+    backups = sorted(list_backups(folder), key=lambda path: not _stamped_after(path, limit))  # stable
+    candidates = [path for path in backups if taken is None or path != Path(taken)]
+    doomed = candidates[: max(0, len(backups) - max(keep, 1))]
     for path in doomed:
         path.unlink(missing_ok=True)
     if doomed:
@@ -233,7 +260,7 @@ def run_backup_job(cfg: Config, db, *, progress: Callable[[int, int], None] | No
         return {"summary": "nightly backups are off ([backup] keep = 0)"}
     folder = backups_dir(cfg.data_dir)
     result = take_backup(db, folder, now=now, progress=progress)
-    removed = rotate(folder, keep)
+    removed = rotate(folder, keep, taken=Path(result["path"]), now=now)
     kept = len(list_backups(folder))
     result["removed"] = [str(p) for p in removed]
     result["summary"] = (f"backup {Path(result['path']).name} ({result['bytes']:,} bytes, "
@@ -280,7 +307,7 @@ def _schema_problem(conn: sqlite3.Connection) -> tuple[str | None, int]:
         [migrations.name])]
     if not applied:
         return "has no homeroll schema (no homeroll migrations applied)", 0
-    known = {m.name for m in migrations._migrations}
+    known = set(step_names())
     newer = [name for name in applied if name not in known]
     if newer:
         return f"comes from a newer homeroll (schema step {newer[0]}): upgrade homeroll first", len(applied)
@@ -313,31 +340,31 @@ def _prepare_restore(file: Path, data_dir: Path) -> tuple[PreparedCopy, int]:
     return prepared, steps
 
 
-def _move_aside(db_path: Path, aside: Path) -> None:
-    """The DB and the files SQLite keeps beside it take the aside name together, so none of them is ever
-    applied to the restored file, and a process that still has them open keeps one consistent set."""
-    os.rename(db_path, aside)
-    for side in _SIDE_FILES:
-        if Path(f"{db_path}{side}").exists():
-            os.rename(f"{db_path}{side}", f"{aside}{side}")
-    fsutil.fsync_dir(db_path.parent)
-    try:  # fold its WAL in, so the kept DB is one file (best effort: it may be the damaged one)
-        conn = sqlite3.connect(str(aside), timeout=1)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            conn.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        pass
+def _claim(db_path: Path) -> sqlite3.Connection | None:
+    """The DB's exclusive lock, its WAL folded in (the DB set aside is then one file). Leaving WAL mode needs
+    every other connection gone: UserError when another process (the TUI, a scan, a hung service) has it
+    open, whose later writes would go to the file set aside and be lost. None when the DB is unreadable."""
+    conn = sqlite3.connect(str(db_path), timeout=_CLAIM_TIMEOUT_S, isolation_level=None)  # opens lazily
+    try:
+        mode = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
+        if str(mode).lower() != "delete":  # SQLite keeps the old mode when it cannot change it
+            raise sqlite3.OperationalError("database is locked")
+        conn.execute("BEGIN EXCLUSIVE")
+    except sqlite3.Error as exc:
+        conn.close()
+        if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in (5, 6) or "locked" in str(exc):  # BUSY, LOCKED
+            raise UserError(_OPEN_ELSEWHERE) from None
+        return None
+    return conn
 
 
 def restore(db_path: Path | str, file: Path | str, *, now: datetime | None = None,
             confirm: Callable[[], bool] | None = None) -> dict[str, Any] | None:
     """Put backup ``file`` in place of the DB at ``db_path``, after checking it; the DB that was there is
-    kept as ``homeroll.db.before-restore-<UTC time>``; an older schema is migrated. The caller makes sure
-    the service is not running. ``confirm`` is asked once the file has passed its checks; None (nothing
-    changed) when it says no."""
+    kept as ``homeroll.db.before-restore-<UTC time>``; an older schema is migrated, and what the copy
+    recorded as running (the nightly backup's own progress, ``service.state``) is cleared: nothing of it
+    runs now. UserError while another process has the DB open (the caller also checks the service's pid).
+    ``confirm`` is asked once the file has passed its checks; None (nothing changed) when it says no."""
     db_path, file = Path(db_path).absolute(), Path(file).absolute()
     if not file.is_file():
         raise UserError(f"{file}: no such file; nothing was changed")
@@ -346,21 +373,27 @@ def restore(db_path: Path | str, file: Path | str, *, now: datetime | None = Non
     db_path.parent.mkdir(parents=True, exist_ok=True)
     sweep(db_path.parent)
     prepared, steps = _prepare_restore(file, db_path.parent)
+    aside = None
     with prepared:
+        if db_path.exists() and (early := _claim(db_path)) is not None:
+            early.close()  # refused before asking; not held while a person reads the question
         if confirm is not None and not confirm():
             return None
-        aside = None
         if db_path.exists():
-            stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime(_STAMP)
-            aside, n = db_path.with_name(f"{db_path.name}.before-restore-{stamp}"), 0
-            while aside.exists():  # a rename would replace an earlier one of the same second
-                n += 1
-                aside = db_path.with_name(f"{db_path.name}.before-restore-{stamp}-{n}")
-            _move_aside(db_path, aside)
-        prepared.commit(db_path)
+            held = _claim(db_path)  # again: the lock is held while the DB path is switched
+            try:
+                stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime(_STAMP)
+                aside = fsutil.unused_name(db_path.with_name(f"{db_path.name}.before-restore-{stamp}"))
+                fsutil.replace_keeping_aside(db_path, aside, lambda: prepared.commit(db_path), _SIDE_FILES)
+            finally:
+                if held is not None:
+                    held.close()
+        else:
+            prepared.commit(db_path)
     db = store_db.connect(db_path)  # WAL again, and the migrations an older backup lacks
     try:
         after = len(migrations.applied(db))
+        store_service.forget_running(db)
     finally:
         db.close()
     return {"path": str(db_path), "from": str(file), "aside": str(aside) if aside else None,

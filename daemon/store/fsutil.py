@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["TEMP_PREFIX", "TEMP_SUFFIX", "PreparedFile", "fsync_dir", "pid_alive", "sweep_stale_temps", "write_atomic"]
+__all__ = ["TEMP_PREFIX", "TEMP_SUFFIX", "PreparedFile", "fsync_dir", "pid_alive", "replace_keeping_aside",
+           "sweep_stale_temps", "temp_name", "unused_name", "write_atomic"]
 
 TEMP_PREFIX = ".homeroll-"
 TEMP_SUFFIX = ".tmp"
@@ -43,8 +45,9 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _temp_name(folder: Path) -> Path:
-    # the pid in the name lets a later sweep tell a dead writer's leftovers from a running write
+def temp_name(folder: Path) -> Path:
+    """A fresh dot-named temp path in ``folder`` that :func:`sweep_stale_temps` removes once its writer is gone
+    (the pid in the name tells a dead writer's leftovers from a running write)."""
     return folder / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}{TEMP_SUFFIX}"
 
 
@@ -77,7 +80,7 @@ def _link_unnamed(fd: int, path: Path) -> bool:
 
 
 def _write_named_temp(folder: Path, data: bytes, mode: int | None) -> Path:
-    temp = _temp_name(folder)
+    temp = temp_name(folder)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _UMASKED if mode is None else mode)
     try:
         _write_synced(fd, data, mode)
@@ -129,7 +132,7 @@ class PreparedFile:
         """Put the data in place as ``target`` (replacing it) in one step. The caller fsyncs the folder."""
         if self.fd is not None:
             # give the unnamed inode a (dot) name, then rename it over the target in one step
-            name = _temp_name(self.folder)
+            name = temp_name(self.folder)
             if _link_unnamed(self.fd, name):
                 self.temp = name
             os.close(self.fd)
@@ -172,13 +175,17 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def sweep_stale_temps(folder: Path) -> int:
-    """Remove the named temp files a killed writer left in ``folder`` (their process is gone)."""
+def sweep_stale_temps(folder: Path, companions: tuple[str, ...] = ()) -> int:
+    """Remove the named temp files a killed writer left in ``folder`` (their process is gone), and the files
+    named ``temp + companion`` (the journal SQLite kept beside a temp DB) once their temp file is gone."""
     removed = 0
     try:
-        names = [n for n in os.listdir(folder) if n.startswith(TEMP_PREFIX) and n.endswith(TEMP_SUFFIX)]
+        every = os.listdir(folder)
     except OSError:
         return 0
+    names = [n for n in every if n.startswith(TEMP_PREFIX) and n.endswith(TEMP_SUFFIX)]
+    left = [n for n in every for suffix in companions if n.startswith(TEMP_PREFIX) and
+            n.endswith(TEMP_SUFFIX + suffix)]
     for name in names:
         try:
             pid = int(name[len(TEMP_PREFIX):].split("-", 1)[0])
@@ -191,4 +198,37 @@ def sweep_stale_temps(folder: Path) -> int:
             removed += 1
         except OSError:
             pass
+    for name in left:
+        if not (Path(folder) / name[: name.rindex(TEMP_SUFFIX) + len(TEMP_SUFFIX)]).exists():
+            (Path(folder) / name).unlink(missing_ok=True)
     return removed
+
+
+def replace_keeping_aside(path: Path, aside: Path, commit: Callable[[], None], companions: tuple[str, ...] = ()) -> None:
+    """The file at ``path`` takes the name ``aside`` and ``commit`` renames a new one over ``path``, so that
+    at every instant one of the two is at ``path``: a crash leaves the old file or the new one, never none.
+
+    The old file gets its second name as a hard link first, then the new one replaces it in one rename; a
+    file system without hard links (FAT on a USB drive) gets two renames with nothing in between. The files
+    named ``path + companion`` (a DB's ``-wal``) go with the old file, so none is ever applied to the new one.
+    """
+    try:
+        os.link(path, aside)
+        linked = True
+    except OSError:
+        linked = False
+    for suffix in companions:
+        if os.path.exists(f"{path}{suffix}"):
+            os.rename(f"{path}{suffix}", f"{aside}{suffix}")
+    if not linked:
+        os.rename(path, aside)
+    commit()
+
+
+def unused_name(path: Path) -> Path:
+    """``path``, or ``path-1``, ``path-2``…, the first that does not exist (a rename would replace it)."""
+    candidate, n = path, 0
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate

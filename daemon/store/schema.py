@@ -12,6 +12,16 @@ from sqlite_utils import Database, Migrations
 migrations = Migrations("homeroll")
 
 
+def step_names() -> list[str]:
+    """Every schema step this version knows, in order: a DB that has applied one not in it comes from a newer
+    homeroll. sqlite-utils has no public list of a set's steps, but on an empty DB every step is pending."""
+    empty = Database(memory=True)
+    try:
+        return [step.name for step in migrations.pending(empty)]
+    finally:
+        empty.close()
+
+
 @migrations()
 def m001_initial(db: Database) -> None:
     db.executescript(
