@@ -18,7 +18,7 @@ from homeroll.daemon.service import progress as job_progress
 from homeroll.daemon.store import service as store_service
 
 #: kv keys under "service." that the JSON lists as recorded, set or not (``state`` is assessed, see liveness.py).
-SERVICE_KEYS = ("pid", "started_at", "last_reconcile_at", "degraded_reason", "clock_jump_at")
+SERVICE_KEYS = ("pid", "started_at", "last_reconcile_at", "degraded_reason", "clock_jump_at", "clock_behind")
 
 
 def _service(report: dict[str, Any], data_dir, now: datetime) -> dict[str, Any]:

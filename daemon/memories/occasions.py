@@ -11,6 +11,8 @@
   A file whose only date is its mtime is left out: a copy's mtime is the day it was copied, so an
   "on this day" built on it would celebrate a backup. A today more than ``CLOCK_GRACE`` before the
   newest photo is a wrong clock, a Pi booted in 1970 or months back: no on-this-day memory is made for it.
+  The newest photo that counts is the newest not after the DB's trusted time (``store.clock.trusted_now``)
+  plus the grace: one photo from a camera whose clock read 2031 must not turn the rule off until 2031.
 
 All three see only photos dated at least to the day (``Library.day_based``): a scan dated "1998" is
 stored as 1 January and must not become a New Year's memory or the birthday of someone born then.
@@ -161,14 +163,18 @@ def find_birthdays(lib: Library, session_of: np.ndarray, settings: dict[str, Any
     return found
 
 
-def find_on_this_day(lib: Library, today: date, settings: dict[str, Any]) -> list[Candidate]:
+def find_on_this_day(lib: Library, today: date, settings: dict[str, Any],
+                     trusted: date | None = None) -> list[Candidate]:
+    """``trusted``: the earliest the real date can be (the DB's trusted time); photos after it do not count
+    as the newest photo, which a today well before it would be a wrong clock."""
     window = int(settings["on_this_day_window_days"])
     if len(lib) == 0:
         return []
     dated = ~lib.mtime_only & (lib.precision <= PRECISION_DAY)
     if not dated.any():
         return []
-    newest = int(lib.day[dated].max())
+    counted = dated if trusted is None else dated & (lib.day <= (trusted + CLOCK_GRACE).toordinal())
+    newest = int(lib.day[counted].max()) if counted.any() else today.toordinal()
     if today < ordinal_to_date(newest) - CLOCK_GRACE:
         log.warning("today reads %s, before the newest photo (%s): the clock is wrong; no on-this-day memory",
                     today.isoformat(), ordinal_to_date(newest).isoformat())

@@ -42,6 +42,7 @@ from homeroll.daemon.memories.people import find_people
 from homeroll.daemon.memories.periods import find_periods
 from homeroll.daemon.memories.titles import PlaceAt, PlaceNamer
 from homeroll.daemon.memories.trips import find_trips
+from homeroll.daemon.store import clock as store_clock
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import memories as store_memories
 
@@ -50,11 +51,12 @@ log = logging.getLogger(__name__)
 __all__ = ["run_selection", "propose"]
 
 
-def propose(lib: Library, settings: dict[str, Any], today: date,
-            place_at: PlaceAt) -> tuple[list[Candidate], dict[str, Any]]:
+def propose(lib: Library, settings: dict[str, Any], today: date, place_at: PlaceAt,
+            trusted: date | None = None) -> tuple[list[Candidate], dict[str, Any]]:
     """Every candidate the rules find, before identities and curation; plus facts for the summary.
 
-    ``settings`` is the ``[memories]`` section; ``place_at`` names positions without a stored place.
+    ``settings`` is the ``[memories]`` section; ``place_at`` names positions without a stored place;
+    ``trusted`` is the DB's trusted date (store.clock), which on-this-day checks today against.
     """
     full = lib
     lib, day_rows = full.day_based()
@@ -82,7 +84,7 @@ def propose(lib: Library, settings: dict[str, Any], today: date,
     holidays, gatherings = find_holidays(lib, dist, taken, gatherings, country_for, settings)
     if birthdays:
         holidays = [h for h in holidays if np.count_nonzero(in_birthday[h.rows]) * 2 < len(h.rows)]
-    on_this_day = find_on_this_day(lib, today, settings)
+    on_this_day = find_on_this_day(lib, today, settings, trusted)
     if lib is not full:
         # the day rules ran on the day-precise rows; candidates hold rows of the full library
         for c in (*trips, *outs, *gatherings, *holidays, *birthdays, *on_this_day):
@@ -262,17 +264,17 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None,
     lib = load_library(db, home_tz=cfg.home_tz, excluded_folders=excluded)
     report(1, 3)
     # places for positions without a stored one come from ingest's geocoder, so titles and items agree
-    candidates, facts = propose(lib, settings, today, partial(lookup_place, cfg, db))
+    trusted = store_clock.trusted_now(db).astimezone(cfg.zone).date()  # a photo dated after it is no "newest"
+    candidates, facts = propose(lib, settings, today, partial(lookup_place, cfg, db), trusted)
     report(2, 3)
-    existing = store_memories.existing_memories(db)
-    matched = _match(candidates, existing, lib.ids)
-    writer = _Writer(db, lib, settings, existing)
-    with db.atomic():
+    with db.atomic():  # the household's decisions are read in the transaction that writes beside them
+        existing = store_memories.existing_memories(db)
+        matched = _match(candidates, existing, lib.ids)
+        writer = _Writer(db, lib, settings, existing)
         for i, c in enumerate(candidates):
             writer.write(c, matched.get(i))
         writer.drop_stale(existing)
         store_items.kv_set(db, "memories.homes", json.dumps(facts["homes"]))
-        store_items.kv_set(db, "memories.last_run", store_items.now_iso())
     report(3, 3)
     summary = writer.summary
     summary["by_kind"] = dict(summary["by_kind"])

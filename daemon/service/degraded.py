@@ -29,7 +29,7 @@ from homeroll.daemon.store import items as store_items
 log = logging.getLogger(__name__)
 
 __all__ = ["FIRST_RETRY_SECONDS", "MAX_RETRY_SECONDS", "RESERVE_BYTES", "ROOM_BYTES", "DataDirFull",
-           "forget_full_skips", "rollback", "try_again"]
+           "forget_full_skips", "rollback", "skip_if_not_the_data_dir", "try_again"]
 
 FIRST_RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 300.0
@@ -211,6 +211,18 @@ def rollback(db) -> None:
         db.rollback()
     except Exception:  # noqa: BLE001 - nothing more to undo
         log.debug("rollback failed", exc_info=True)
+
+
+def skip_if_not_the_data_dir(full: DataDirFull, db, exc: BaseException, files: dict[str, list[str]]) -> bool:
+    """A "no space left" while the data dir plainly has room came from the files' side (their own file
+    system, a decoder): record it as their skip reason and return True; False: the data dir is full."""
+    if not full.has_room():
+        return False
+    for root, relpaths in files.items():
+        log.warning("%s: %d files failed with %s although the data dir has room; skipped", root, len(relpaths), exc)
+        for relpath in relpaths:
+            store_items.record_skipped(db, root, relpath, f"no space left writing it ({exc})", None, None)
+    return True
 
 
 def forget_full_skips(db, roots: Iterable[str]) -> int:

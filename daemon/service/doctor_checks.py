@@ -1,5 +1,6 @@
 """The facts `homeroll doctor` judges: what the systemd unit allows, what the service user can really open,
-how many folders the libraries hold, and whether the kernel thinks the clock is synchronised.
+how many folders the libraries hold, and (from ``service.clockwatch``, which the service asks too) whether
+the kernel thinks the clock is synchronised.
 
 They are apart from the verdicts (service/doctor.py) because each is a small piece of systemd or kernel
 knowledge that is easy to get subtly wrong, and worth reading on its own:
@@ -19,16 +20,14 @@ knowledge that is easy to get subtly wrong, and worth reading on its own:
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import grp
 import json
 import os
 import pwd
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from homeroll.daemon.service.clockwatch import ntp_synchronised  # the service asks it too: one piece, there
 
 __all__ = ["Unit", "access_in_unit", "count_folders", "find_unit", "ntp_synchronised", "parse_unit", "probe",
            "probe_user", "unit_paths"]
@@ -288,33 +287,3 @@ def count_folders(roots: list[Path], bound: int) -> int:
         except OSError:
             continue
     return count
-
-
-_TIME_ERROR = 5  # adjtimex(2): "the clock is not synchronised"
-
-
-def _adjtimex_synchronised() -> bool | None:
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return None
-    try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        buf = ctypes.create_string_buffer(512)  # struct timex with modes = 0: read only
-        state = libc.adjtimex(buf)
-    except (OSError, AttributeError):
-        return None
-    return None if state < 0 else state != _TIME_ERROR
-
-
-def ntp_synchronised() -> tuple[bool | None, str]:
-    """(synchronised or None if nobody can tell, who said so): timedatectl, else the kernel (adjtimex)."""
-    tool = shutil.which("timedatectl")
-    if tool:
-        try:
-            out = subprocess.run([tool, "show", "-p", "NTPSynchronized", "--value"], capture_output=True,
-                                 text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            out = None
-        if out is not None and out.returncode == 0 and out.stdout.strip() in ("yes", "no"):
-            return out.stdout.strip() == "yes", "timedatectl"
-    return _adjtimex_synchronised(), "the kernel's adjtimex"

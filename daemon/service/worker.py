@@ -15,11 +15,12 @@ import threading
 import time
 
 from homeroll.daemon.config import Config
+from homeroll.daemon.errors import UserError
 from homeroll.daemon.ingest import roots as roots_mod
 from homeroll.daemon.ingest import thumbs
 from homeroll.daemon.ingest.pipeline import Indexer, ScanStats
 from homeroll.daemon.service import degraded, diskfull, jobs, progress
-from homeroll.daemon.service.clockwatch import ClockWatch, record_jump
+from homeroll.daemon.service.clockwatch import ClockWatch, kernel_says_synchronised, record_jump
 from homeroll.daemon.service.commands import Command, CommandQueue, Job, Reconcile, Reload, Subtree
 from homeroll.daemon.service.stability import StabilityTracker, signature
 from homeroll.daemon.service.watch import Watchers
@@ -67,6 +68,7 @@ class IndexWorker(threading.Thread):
         self._root_states: dict[str, str] = {}
         self.full = degraded.DataDirFull(cfg.data_dir)
         self.clockwatch = ClockWatch()
+        store_clock.use_sync_check(kernel_says_synchronised)  # a mark left by a clock ahead goes once synced
         tracker.on_wake(self.wake.set)
 
     # --- what other threads may call -----------------------------------------------------------
@@ -247,6 +249,8 @@ class IndexWorker(threading.Thread):
             handler[type(command)](command)
         except _Stop:
             raise
+        except UserError as exc:  # a step that cannot run (a backup that does not fit): its last error
+            log.warning("%s: %s", command, exc)
         except Exception as exc:  # noqa: BLE001 - a failing step is logged, the service carries on
             if diskfull.is_disk_full(exc):
                 self._full(exc, command=command)  # run again once there is room
@@ -289,13 +293,7 @@ class IndexWorker(threading.Thread):
     # --- a full data dir ------------------------------------------------------------------------
     def _full(self, exc, files: dict[str, list[str]] | None = None, command: Command | None = None) -> None:
         degraded.rollback(self.db)
-        if files and self.full.has_room():  # "no space" from the file's side: that file's skip reason
-            for root, relpaths in files.items():
-                log.warning("%s: %d files failed with %s although the data dir has room; skipped",
-                            root, len(relpaths), exc)
-                for relpath in relpaths:
-                    store_items.record_skipped(self.db, root, relpath, f"no space left writing it ({exc})",
-                                               None, None)
+        if files and degraded.skip_if_not_the_data_dir(self.full, self.db, exc, files):
             return
         self.full.fail(exc, files, command)
         self.full.record(self.db)

@@ -194,6 +194,17 @@ def _refresh_item_states(db: Database, where: str = "", params: Iterable[Any] = 
     )
 
 
+def renew_missing(db: Database, now_iso: str, *, only_before: str | None = None, only_after: str | None = None) -> int:
+    """Restart the grace period of paths marked missing: every one, or (a bound given) only those stamped before
+    ``only_before`` or after ``only_after``. For stamps a wrong clock wrote (store.clock); returns how many."""
+    bounds = [(op, value) for op, value in (("<", only_before), (">", only_after)) if value is not None]
+    where = " OR ".join(f"missing_since {op} ?" for op, _ in bounds)
+    with db.atomic():
+        return db.execute(f"UPDATE paths SET missing_since = ? WHERE missing_since IS NOT NULL "
+                          f"AND missing_since != ?{f' AND ({where})' if where else ''}",
+                          [now_iso, now_iso, *(value for _, value in bounds)]).rowcount
+
+
 def purge_missing(db: Database, older_than_iso: str) -> int:
     """Delete paths missing since before the cutoff, then items left with no path at all."""
     with db.atomic():
@@ -206,18 +217,17 @@ def purge_missing(db: Database, older_than_iso: str) -> int:
 
 def place_id(db: Database, city: str | None, region: str | None, country: str | None,
              country_code: str | None, source: str = "geonames") -> int:
-    row = db.execute(
-        "SELECT id FROM places WHERE city IS ? AND region IS ? AND country_code IS ? AND source = ?",
-        [city, region, country_code, source],
-    ).fetchone()
-    if row:
-        return row[0]
-    with db.atomic():
-        cur = db.execute(
+    with db.atomic():  # the look-up and the insert together: a scan and the service never add it twice
+        row = db.execute(
+            "SELECT id FROM places WHERE city IS ? AND region IS ? AND country_code IS ? AND source = ?",
+            [city, region, country_code, source],
+        ).fetchone()
+        if row:
+            return row[0]
+        return db.execute(
             "INSERT INTO places (city, region, country, country_code, source) VALUES (?, ?, ?, ?, ?)",
             [city, region, country, country_code, source],
-        )
-    return cur.lastrowid
+        ).lastrowid
 
 
 def primary_paths(db: Database, item_ids: Iterable[int] | None = None) -> dict[int, list[tuple[str, str]]]:

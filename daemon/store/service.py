@@ -15,7 +15,8 @@ from homeroll.daemon.store import sidecars as store_sidecars
 
 #: kv keys the status report holds when present, each written by the service (service/main.py, worker.py).
 STATUS_KV_KEYS = ("service.state", "service.started_at", "service.pid", "service.last_reconcile_at",
-                  "service.degraded_reason", "service.clock_jump_at", "service.clock_jump_seconds")
+                  "service.degraded_reason", "service.clock_jump_at", "service.clock_jump_seconds",
+                  "service.clock_behind")
 
 #: The steps that record their progress and outcome (service/jobs.py STEPS), and what each records under
 #: ``job.<name>.<field>`` (service/progress.py writes them): ``progress`` (JSON, only while it runs),
@@ -50,6 +51,15 @@ def end_job(db: Database, name: str, at: str, *, summary: str | None = None, err
         db.execute("DELETE FROM kv WHERE key = ?", [job_key(name, "last_error")])
         if summary is not None:
             store_items.kv_set(db, job_key(name, "last_summary"), summary)
+
+
+def forget_running(db: Database) -> None:
+    """After a restore: a backup is a copy of a running service (the nightly job writes its own progress
+    row before copying, and ``service.state`` said running), and none of that is running now. Without
+    this, status would show a backup in progress, or interrupted, that the restored DB only remembers."""
+    with db.atomic():
+        db.execute("DELETE FROM kv WHERE key LIKE 'job.%.progress'")
+        store_items.kv_set(db, "service.state", "stopped")
 
 
 def job_records(db: Database) -> dict[str, dict[str, str]]:

@@ -19,6 +19,7 @@ from homeroll.daemon.ingest import folderdate, timeinfo, xmp
 from homeroll.daemon.ingest.pipeline import Indexer
 from homeroll.daemon.ingest.workers import WorkerPool
 from homeroll.daemon.memories.select import run_selection
+from homeroll.daemon.service import clockwatch
 from homeroll.daemon.service.clockwatch import JUMP_AT_KEY, ClockWatch, describe, record_jump
 from homeroll.daemon.store import clock as store_clock
 from homeroll.daemon.store import items as store_items
@@ -39,6 +40,7 @@ def _no_floor_left_behind():
     """The worker-side floor is process state: no test leaves one for the next."""
     yield
     timeinfo.use_clock_floor(None)
+    store_clock.use_sync_check(None)
 
 
 @pytest.fixture
@@ -155,6 +157,74 @@ def test_a_1970_missing_stamp_from_before_the_fix_gets_a_fresh_grace_period(inde
     assert store_items.purge_missing(db, store_clock.purge_cutoff(db, 30, later)) == 1
 
 
+AHEAD = datetime(2038, 1, 1, tzinfo=UTC)
+
+
+def _missing_since(db, relpath: str, stamp: datetime | None = None) -> str:
+    if stamp is not None:
+        db.execute("UPDATE paths SET missing_since = ? WHERE relpath = ?", [stamp.isoformat(timespec="seconds"), relpath])
+    return db.execute("SELECT missing_since FROM paths WHERE relpath = ?", [relpath]).fetchone()[0]
+
+
+def test_a_clock_put_right_while_the_service_was_down_is_accepted_once_synchronised(indexed, caplog):
+    """The clock read 2038 (the mark says so, and p0 was stamped missing then); now it is right."""
+    cfg, db = indexed
+    store_clock.observe(db, AHEAD)
+    store_items.mark_missing(db, str(cfg.libraries[0]), ["p0.jpg"])
+    _missing_since(db, "p0.jpg", AHEAD)
+    for synced in (None, False):  # nobody says it is right: behind, and status can say so
+        assert not store_clock.missing_allowed(db, LAST_SEEN, synchronized=synced)
+    assert store_items.kv_get(db, store_clock.BEHIND_KEY) == AHEAD.isoformat(timespec="seconds")
+    assert not store_clock.missing_allowed(db, EPOCH, synchronized=True)  # 1970 is never right, whoever says so
+    with caplog.at_level(logging.WARNING, logger="homeroll.daemon.store.clock"):
+        assert store_clock.purge_cutoff(db, 30, LAST_SEEN, synchronized=True) is not None
+        assert store_clock.missing_allowed(db, LAST_SEEN + timedelta(minutes=1), synchronized=True)
+    accepted = [r.getMessage() for r in caplog.records if "the kernel says it is synchronised" in r.getMessage()]
+    assert len(accepted) == 1 and "2038-01-01" in accepted[0], caplog.text
+    assert store_clock.high_water(db) == LAST_SEEN and store_items.kv_get(db, store_clock.BEHIND_KEY) is None
+    assert store_clock.worker_floor(db, LAST_SEEN) == LAST_SEEN.isoformat(timespec="seconds")
+    assert _missing_since(db, "p0.jpg") == LAST_SEEN.isoformat(timespec="seconds")  # its grace starts now
+    assert store_items.purge_missing(db, store_clock.purge_cutoff(db, 30, LAST_SEEN + timedelta(days=29))) == 0
+    assert store_items.purge_missing(db, store_clock.purge_cutoff(db, 30, LAST_SEEN + timedelta(days=31))) == 1
+
+
+def test_the_services_sync_check_is_asked_about_the_real_clock_only(memdb):
+    asked = []
+    store_clock.use_sync_check(lambda: asked.append(1) or True)
+    store_items.kv_set(memdb, store_clock.HIGH_WATER_KEY, (datetime.now(UTC) + timedelta(days=400)).isoformat())
+    assert not store_clock.missing_allowed(memdb, LAST_SEEN)  # an injected clock is not the one the kernel knows
+    assert asked == []
+    assert store_clock.missing_allowed(memdb) and asked == [1]
+    assert not store_clock.clock_is_behind(memdb)
+
+
+def test_a_forward_jump_of_a_right_clock_restarts_the_grace_period_and_a_step_back_too(indexed):
+    cfg, db = indexed
+    store_clock.observe(db, LAST_SEEN)
+    store_items.mark_missing(db, str(cfg.libraries[0]), ["p0.jpg", "p1.jpg"])
+    _missing_since(db, "p0.jpg", LAST_SEEN)  # missing for 0 days
+    _missing_since(db, "p1.jpg", LAST_SEEN - timedelta(days=20))
+    record_jump(db, (AHEAD - LAST_SEEN).total_seconds(), AHEAD)
+    assert store_items.purge_missing(db, store_clock.purge_cutoff(db, 30, AHEAD)) == 0
+    assert _missing_since(db, "p0.jpg") == _missing_since(db, "p1.jpg") == AHEAD.isoformat(timespec="seconds")
+    store_items.mark_missing(db, str(cfg.libraries[0]), ["p2.jpg"])
+    _missing_since(db, "p2.jpg", AHEAD + timedelta(days=1))  # stamped while ahead
+    back = LAST_SEEN + timedelta(days=1)
+    record_jump(db, -(AHEAD + timedelta(days=1) - back).total_seconds(), back)
+    assert {_missing_since(db, f"p{k}.jpg") for k in range(3)} == {back.isoformat(timespec="seconds")}
+    assert store_items.purge_missing(db, store_clock.purge_cutoff(db, 30, back + timedelta(days=31))) == 3
+
+
+def test_a_jump_from_a_clock_behind_keeps_the_stamps_a_right_clock_wrote(indexed):
+    cfg, db = indexed
+    store_clock.observe(db, LAST_SEEN)
+    store_items.mark_missing(db, str(cfg.libraries[0]), ["p0.jpg"])
+    _missing_since(db, "p0.jpg", LAST_SEEN - timedelta(days=60))
+    later = LAST_SEEN + timedelta(days=2)  # fake-hwclock booted four months back, then NTP
+    record_jump(db, (later - (LAST_SEEN - timedelta(days=120))).total_seconds(), later)
+    assert store_items.purge_missing(db, store_clock.purge_cutoff(db, 30, later)) == 1
+
+
 # -- on this day -----------------------------------------------------------------------------------------
 
 def _by_kind(db) -> dict[str, int]:
@@ -176,6 +246,16 @@ def test_no_on_this_day_before_the_newest_photo(tmp_path, today):
     assert "on_this_day" not in found
     assert found == {kind: n for kind, n in expected.items() if kind != "on_this_day"}
     assert summary["today"] == today.isoformat()
+
+
+@pytest.mark.parametrize("today", [TODAY, date(2023, 8, 26)], ids=["right", "four-months-back"])
+def test_one_photo_dated_2031_does_not_turn_on_this_day_off(tmp_path, today):
+    db, _ = roll_db(1)
+    [newest] = db.execute("SELECT id FROM items WHERE taken_at_source = 'exif' ORDER BY taken_at_local DESC LIMIT 1")
+    db.execute("UPDATE items SET taken_at_local = '2031-06-01T12:00:00', taken_at_utc = '2031-06-01T10:00:00.000000Z' "
+               "WHERE id = ?", [newest[0]])  # a camera whose clock was wrong; the DB's trusted time is now
+    run_selection(selection_config(tmp_path), db, today=today)
+    assert _by_kind(db).get("on_this_day") == (1 if today == TODAY else None)
 
 
 # -- the jump --------------------------------------------------------------------------------------------
@@ -261,7 +341,12 @@ def test_scan_with_the_clock_behind_the_db_marks_nothing_missing_and_keeps_new_d
 
 
 def test_the_service_with_the_clock_behind_marks_nothing_missing_and_purges_nothing(service_config, tmp_path):
-    """A real `homeroll run` whose DB saw a time 400 days ahead of the system clock; then the clock is right."""
+    """A real `homeroll run` whose DB saw a time 400 days ahead of the system clock; then the clock is right.
+    The service asks the kernel (the worker installs the check): where it says synchronised, the mark is
+    rightly dropped at once, so this premise cannot be built there."""
+    synced = clockwatch.kernel_says_synchronised()
+    if synced:
+        pytest.skip("this machine's clock is NTP-synchronised: the service takes it as right, as it should")
     cfg, lib, reader = service_config(missing_grace_days=30)
     for k in range(3):
         write_file(lib / f"IMG_{k}.jpg", jpeg_bytes(k))
@@ -279,6 +364,10 @@ def test_the_service_with_the_clock_behind_marks_nothing_missing_and_purges_noth
     with ServiceProcess(cfg.path, tmp_path) as svc:
         svc.wait_ready()
         wait_for(lambda: "behind the last time this library saw" in svc.log(), 15, what="the clock warning")
+        said = {False: "the kernel says it is not synchronised", None: "nobody can tell whether it is synchronised"}
+        assert said[synced] in svc.log()  # the worker asked the kernel
+        behind = f"SELECT COUNT(*) FROM kv WHERE key = '{store_clock.BEHIND_KEY}' AND value = ?"
+        assert reader.count(behind, [ahead.isoformat(timespec="seconds")]) == 1  # for status
         (lib / "IMG_0.jpg").unlink()
         write_file(lib / "IMG_9.jpg", jpeg_bytes(9))  # indexed after the delete was seen: the worker is past it
         wait_for(lambda: "IMG_9.jpg" in reader.live_paths(), 20, what="the new file")
@@ -294,4 +383,5 @@ def test_the_service_with_the_clock_behind_marks_nothing_missing_and_purges_noth
             db.close()
         wait_for(lambda: reader.count("SELECT COUNT(*) FROM paths WHERE relpath = 'IMG_2.jpg'") == 0, 15,
                  what="the purge with a right clock")
+        assert reader.count(f"SELECT COUNT(*) FROM kv WHERE key = '{store_clock.BEHIND_KEY}'") == 0
         assert svc.stop() == 0

@@ -217,6 +217,33 @@ def test_a_data_dir_too_full_to_open_the_db_is_one_line_and_exit_2(service_confi
     assert "Traceback" not in proc.stderr
 
 
+def test_a_data_dir_with_room_only_to_open_the_db_starts_degraded_not_dead(service_config, tmp_path):
+    """Room for the -shm but not for the first writes (the indexer's clock mark, the root rows): the
+    service stays up degraded and keeps beating, and carries on by itself once space is freed."""
+    cfg, lib, db = service_config("inotify")
+    write_file(lib / "a.jpg", jpeg_bytes(1, size=64))
+    with mounted_tmpfs(cfg.data_dir, "3m") as data:
+        run_cli(cfg.path, "scan", "--json", timeout=120)
+        conn = sqlite3.connect(cfg.db_path)  # an old mark, so the indexer's start must write a new one
+        conn.execute("UPDATE kv SET value = '2026-11-02T00:00:00+00:00' WHERE key = 'clock.high_water'")
+        conn.commit()
+        conn.close()
+        filler = fill(data)
+        os.truncate(filler, filler.stat().st_size - 34 * 1024)  # the -shm fits, the WAL does not
+        with ServiceProcess(cfg.path, tmp_path, log_level="info") as svc:
+            wait_for(lambda: "degraded" in svc.log(), 30, what="the service to say it is degraded")
+            time.sleep(2)
+            assert svc.proc.poll() is None, svc.log()[-2000:]
+            filler.unlink()
+            write_file(lib / "b.jpg", jpeg_bytes(2, size=64))
+            try:
+                wait_for(lambda: db.query("SELECT COUNT(*) FROM paths WHERE missing_since IS NULL")[0][0] == 2,
+                         60, what="the new photo indexed after space was freed")
+            except AssertionError:
+                raise AssertionError(svc.log()[-4000:]) from None
+            assert _kv(db, "service.state") == "running"
+
+
 def _approved_memory(make_config, tmp_path, **export):
     roll = tmp_path / "roll"
     generate_camera_roll(roll, today=TODAY, size=(64, 48))
@@ -265,3 +292,17 @@ def test_the_export_job_on_a_full_folder_keeps_the_memory_approved_for_the_next_
         run_cli(cfg.path, "run", "--once", timeout=300)
         assert _status(cfg, memory_id) == "exported"
         assert len([n for n in os.listdir(folder) if n.endswith(".jpg")]) == 1
+
+
+def test_no_space_while_the_data_dir_has_room_is_the_files_skip_reason(tmp_path, memdb):
+    """An ENOSPC from the files' side (their own file system) must not stop indexing for everyone."""
+    import errno
+
+    exc = OSError(errno.ENOSPC, "No space left on device")
+    roomy = degraded.DataDirFull(tmp_path, free=lambda path: 10 * degraded.ROOM_BYTES)
+    assert degraded.skip_if_not_the_data_dir(roomy, memdb, exc, {"/lib": ["a.jpg"]}) is True
+    reason = memdb.execute("SELECT reason FROM skipped WHERE relpath = 'a.jpg'").fetchone()[0]
+    assert reason.startswith("no space left writing it")
+    full = degraded.DataDirFull(tmp_path, free=lambda path: 1024)
+    assert degraded.skip_if_not_the_data_dir(full, memdb, exc, {"/lib": ["b.jpg"]}) is False
+    assert memdb.execute("SELECT COUNT(*) FROM skipped WHERE relpath = 'b.jpg'").fetchone()[0] == 0
