@@ -233,3 +233,24 @@ def test_backup_to_a_full_folder_names_that_folder_not_the_data_dir(make_config,
         assert sorted(os.listdir(target)) == ["filler.bin"]
     assert line.startswith(f"homeroll: no backup taken: {target} has "), line
     assert "data dir" not in line and "indexed" not in line, line
+
+
+def test_a_db_from_a_newer_homeroll_is_refused_in_one_line_and_left_as_it_is(make_config):
+    """A downgrade must not run old code on a newer schema: every command says so and changes nothing."""
+    cfg = make_config()
+    run_cli(cfg.path, "scan")
+    conn = sqlite3.connect(cfg.db_path)
+    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                 "VALUES ('homeroll', 'm099_from_the_future', '2027-01-01')")
+    conn.commit()
+    conn.close()
+    before = cfg.db_path.read_bytes()
+    for args in (["status"], ["scan"], ["run", "--once"]):
+        proc = run_cli(cfg.path, *args, check=False)
+        assert proc.returncode == 2, proc.stderr
+        line = proc.stderr.strip().splitlines()[-1]
+        assert line.startswith(f"homeroll: the database {cfg.db_path} comes from a newer homeroll (schema steps "
+                               "m099_from_the_future are unknown to this version)"), line
+        assert "restore the backup taken before the upgrade (homeroll db restore" in line
+    assert not list(cfg.db_path.parent.glob("homeroll.db.bak-*"))
+    assert cfg.db_path.read_bytes() == before

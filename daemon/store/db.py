@@ -25,7 +25,7 @@ import sqlite_utils
 
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.store import backup as store_backup
-from homeroll.daemon.store.schema import migrations
+from homeroll.daemon.store.schema import migrations, step_names
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -77,12 +77,29 @@ def connect(path: Path | str | None = None, *, migrate: bool = True) -> Database
         conn.execute("PRAGMA journal_mode = WAL")
         db = Database(conn)
     if migrate:
-        pending = migrations.pending(db)
-        if pending and path is not None and migrations.applied(db):
-            _backup(db, Path(path), len(migrations.applied(db)))
-        if pending:
-            migrations.apply(db)
+        _migrate(db, None if path is None else Path(path))
     return db
+
+
+def _migrate(db: Database, path: Path | None) -> None:
+    """Bring the schema up to this version: refuse a DB from a newer homeroll, back up before a step,
+    and check the DB after it (an upgrade that broke it says so at once, with the backup to restore)."""
+    applied = [step.name for step in migrations.applied(db)]
+    newer = sorted(set(applied) - set(step_names()))
+    if newer:
+        db.close()
+        raise UserError(f"the database {path} comes from a newer homeroll (schema steps {', '.join(newer)} are "
+                        "unknown to this version): install that version again, or restore the backup taken "
+                        f"before the upgrade (homeroll db restore {path}.bak-{len(applied) - len(newer)})")
+    if not migrations.pending(db):
+        return
+    if path is not None and applied:
+        _backup(db, path, len(applied))
+    migrations.apply(db)
+    if path is not None and applied and (check := quick_check(db)) != "ok":
+        db.close()
+        raise UserError(f"the database {path} failed its check after the upgrade ({check}): restore the copy "
+                        f"taken before it (homeroll db restore {path}.bak-{len(applied)})")
 
 
 def _backup(db: sqlite_utils.Database, path: Path, version: int) -> None:
