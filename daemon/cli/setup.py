@@ -1,7 +1,12 @@
-"""`homeroll init`: write the config file."""
+"""`homeroll init` writes the config file; `homeroll setup` installs the hardened system service.
+
+`setup` is a thin shell over service/setup_plan.py, which builds the plan (files, folders, commands) so
+that a dry run prints exactly what a real run does.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -9,6 +14,7 @@ import click
 from homeroll.daemon import config as config_mod
 from homeroll.daemon.cli.context import AppContext, pass_app
 from homeroll.daemon.errors import UserError
+from homeroll.daemon.service import setup_plan
 
 
 @click.command("init")
@@ -43,4 +49,30 @@ def init(app: AppContext, libraries: tuple[str, ...], data_dir: str, export_dir:
     click.echo(str(path))
 
 
-commands = [init]
+@click.command("setup")
+@click.option("--library", "libraries", multiple=True, required=True, type=click.Path(file_okay=False),
+              help="A folder phones sync into (repeat for several). Read-only in the unit.")
+@click.option("--export", "export_dir", required=True, type=click.Path(file_okay=False),
+              help="The shared folder collages are written to (created, owned by the service user).")
+@click.option("--home-tz", default=None, help="IANA zone for photos without one (default: the config's, else this machine's).")
+@click.option("--user", default="homeroll", show_default=True, help="The system user the service runs as.")
+@click.option("--dry-run", is_flag=True, help="Print every folder, file and command; change nothing.")
+@click.option("--root", "root", default=None, type=click.Path(file_okay=False),
+              help="Write /etc and /var/lib under this folder instead (tests); user and system commands are printed.")
+@click.option("--real-users", is_flag=True, help="With --root: still run useradd/usermod for real.")
+def setup(libraries: tuple[str, ...], export_dir: str, home_tz: str | None, user: str, dry_run: bool,
+          root: str | None, real_users: bool) -> None:
+    """Install homeroll as a system service: user, config, data dir, export folder, unit, inotify limits."""
+    if os.geteuid() != 0 and not (dry_run or root):
+        raise UserError("setup must run as root (sudo homeroll setup ...); --dry-run shows what it would do")
+    req = setup_plan.Request(libraries=[Path(p) for p in libraries], export_dir=Path(export_dir), home_tz=home_tz,
+                             user=user, root=Path(root).absolute() if root else None, real_users=real_users)
+    plan = setup_plan.build(req)
+    if dry_run:
+        for line in setup_plan.describe(plan):
+            click.echo(line)
+        return
+    setup_plan.apply(plan, click.echo)
+
+
+commands = [init, setup]

@@ -1,0 +1,291 @@
+"""`homeroll setup`: the README's Raspberry Pi steps as one plan of files, folders and commands.
+
+A plan first, then apply or print it: `--dry-run` shows exactly what a real run would do because both
+walk the same list. Re-running is safe: the config is loaded and only its libraries, export folder and
+zone change; a file whose content is already right is not rewritten; the data dir (the DB) is only
+created when missing, never touched otherwise.
+
+`root` (tests, CI) prefixes every file and folder setup owns (/etc, /var/lib); the libraries and the export
+folder are the user's own paths and are used as given. With a root, commands that change the machine's
+users are printed, not run, unless `real_users`; systemctl and sysctl are never run with a root (the unit
+they would load is not in the real /etc).
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import stat
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from homeroll.daemon import config as config_mod
+from homeroll.daemon.errors import UserError
+from homeroll.daemon.service import unitgen
+from homeroll.daemon.store import fsutil
+
+DATA_DIR = Path("/var/lib/homeroll")
+SYSCTL_PATH = Path("/etc/sysctl.d/90-homeroll.conf")
+WATCHES_PROC = Path("/proc/sys/fs/inotify/max_user_watches")
+#: The folder walk stops here: enough to know a big library needs more watches, without walking it all.
+WALK_LIMIT = 1_000_000
+#: Watches other programs of the same user may hold, and folders added later.
+WATCH_HEADROOM = 2.0
+MIN_WATCHES = 524_288
+
+
+@dataclass
+class Request:
+    libraries: list[Path]
+    export_dir: Path
+    home_tz: str | None = None
+    user: str = "homeroll"
+    root: Path | None = None
+    real_users: bool = False
+    python: str | None = None
+
+
+@dataclass
+class Step:
+    """One thing to do: write a file (content), make a folder (content None), or run a command (argv)."""
+
+    kind: str  # "file", "dir" or "run"
+    path: Path | None = None
+    content: str | None = None
+    mode: int = 0o644
+    owner: str | None = None
+    rooted: bool = True
+    argv: list[str] = field(default_factory=list)
+    run: bool = True
+    why: str = ""
+    #: False: a failure is reported and setup goes on (a container may forbid sysctl; the file is written).
+    must: bool = True
+
+
+@dataclass
+class Plan:
+    root: Path | None
+    steps: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def target(self, step: Step) -> Path:
+        assert step.path is not None
+        if self.root is None or not step.rooted:
+            return step.path
+        return self.root / step.path.relative_to("/")
+
+
+def _check(req: Request) -> list[Path]:
+    libs = [p.expanduser().absolute() for p in req.libraries]
+    for lib in libs:
+        if not lib.is_dir():
+            raise UserError(f"library {lib} does not exist (mount or create it first)")
+    export = req.export_dir.expanduser().absolute()
+    inside = config_mod.library_containing(export, libs)
+    if inside is not None:
+        raise UserError(f"export folder {export} is inside library {inside}; homeroll never writes to a library")
+    if not export.parent.is_dir():
+        raise UserError(f"the export folder's parent {export.parent} does not exist (mount it first)")
+    return libs
+
+
+def reading_groups(libraries: list[Path]) -> dict[str, Path]:
+    """Groups that can read a library others cannot: the service user must join them to see the photos."""
+    groups: dict[str, Path] = {}
+    for lib in libraries:
+        st = lib.stat()
+        if st.st_mode & 0o050 == 0o050 and st.st_mode & 0o005 != 0o005:
+            try:
+                groups.setdefault(grp.getgrgid(st.st_gid).gr_name, lib)
+            except KeyError:
+                groups.setdefault(str(st.st_gid), lib)
+    return groups
+
+
+def _user_steps(req: Request, libs: list[Path], plan: Plan) -> None:
+    run = req.root is None or req.real_users
+    try:
+        pw = pwd.getpwnam(req.user)
+    except KeyError:
+        pw = None
+        plan.steps.append(Step("run", argv=["useradd", "--system", "--home-dir", str(DATA_DIR), "--shell",
+                                            "/usr/sbin/nologin", req.user], run=run, why="the service user"))
+    member = set() if pw is None else {g.gr_name for g in grp.getgrall() if req.user in g.gr_mem}
+    if pw is not None:
+        member.add(grp.getgrgid(pw.pw_gid).gr_name)
+    for name, lib in reading_groups(libs).items():
+        if name in member:
+            plan.notes.append(f"{req.user} is already in group {name}, which can read {lib}")
+            continue
+        plan.notes.append(f"adding {req.user} to group {name}: it can read {lib} and others cannot")
+        plan.steps.append(Step("run", argv=["usermod", "-aG", name, req.user], run=run, why=f"to read {lib}"))
+    for lib in libs:
+        mode = lib.stat().st_mode
+        if mode & 0o050 != 0o050 and mode & 0o005 != 0o005:
+            plan.notes.append(f"warning: {lib} can be read only by its owner: {req.user} will not see its photos "
+                              f"(chmod g+rx or o+rx it)")
+
+
+def _config_text(req: Request, libs: list[Path], export: Path, path: Path) -> str:
+    """The config with only libraries, export_dir and home_tz set: every other setting a person made stays."""
+    if path.exists():
+        old = config_mod.load(path)
+        overrides = {k: v for k, v in old.to_toml().items() if k in config_mod.DEFAULTS}
+        data_dir, zone = old.data_dir, req.home_tz or old.home_tz
+    else:
+        overrides, data_dir, zone = {}, DATA_DIR, req.home_tz or config_mod.system_zone()
+    cfg = config_mod.build(path, libs, data_dir, export, zone, overrides)
+    return tomli_w.dumps(cfg.to_toml())
+
+
+def count_folders(libraries: list[Path], limit: int = WALK_LIMIT) -> int:
+    """Folders under the libraries (each costs one inotify watch), counting at most ``limit``."""
+    count, stack = 0, list(libraries)
+    while stack and count < limit:
+        folder = stack.pop()
+        count += 1
+        try:
+            with os.scandir(folder) as entries:
+                stack.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
+        except OSError:
+            continue
+    return count
+
+
+def current_watch_limit() -> int | None:
+    try:
+        return int(WATCHES_PROC.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def sysctl_text(folders: int, limit: int | None) -> str | None:
+    """The sysctl file when the folders (with headroom) need more watches than the limit; else None."""
+    needed = int(folders * WATCH_HEADROOM)
+    if limit is None or needed <= limit:
+        return None
+    watches = max(MIN_WATCHES, 1 << (needed - 1).bit_length())
+    return ("# Written by `homeroll setup`: one inotify watch per library folder "
+            f"({folders} folders; the limit was {limit}).\n"
+            f"fs.inotify.max_user_watches={watches}\nfs.inotify.max_user_instances=512\n")
+
+
+def systemd_running() -> bool:
+    return Path("/run/systemd/system").is_dir()
+
+
+def _system_steps(req: Request, plan: Plan, sysctl: bool) -> None:
+    commands = [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "homeroll"]]
+    if sysctl:
+        commands.insert(0, ["sysctl", "-p", str(SYSCTL_PATH)])
+    if req.root is not None:
+        plan.notes.append(f"--root {req.root}: not running {'; '.join(' '.join(c) for c in commands)}")
+        return
+    if not systemd_running():
+        plan.notes.append("systemd is not running here (no /run/systemd/system): skipped "
+                          "`systemctl daemon-reload` and `systemctl enable --now homeroll`; run them once it is")
+        commands = commands[:-2]
+    plan.steps.extend(Step("run", argv=c, must=c[0] != "sysctl") for c in commands)
+
+
+def build(req: Request) -> Plan:
+    libs = _check(req)
+    export = req.export_dir.expanduser().absolute()
+    plan = Plan(root=req.root)
+    _user_steps(req, libs, plan)
+    plan.steps.append(Step("dir", path=DATA_DIR, mode=0o750, owner=req.user, why="data dir (created only if missing)"))
+    plan.steps.append(Step("dir", path=export, mode=0o2775, owner=req.user, rooted=False, why="export folder"))
+    config_step = Step("file", path=unitgen.CONFIG_PATH, mode=0o644, why="config")
+    config_step.content = _config_text(req, libs, export, plan.target(config_step))
+    plan.steps.append(config_step)
+    unit = unitgen.render(libs, export, req.user, unitgen.exec_start(req.python))
+    plan.steps.append(Step("file", path=unitgen.UNIT_PATH, content=unit, why="systemd unit"))
+    sysctl = sysctl_text(count_folders(libs), current_watch_limit())
+    if sysctl is not None:
+        plan.steps.append(Step("file", path=SYSCTL_PATH, content=sysctl, why="inotify limits"))
+    _system_steps(req, plan, sysctl is not None)
+    return plan
+
+
+def describe(plan: Plan) -> list[str]:
+    """The dry run: every folder, file (with its content) and command, in the order they would happen."""
+    out = [f"note: {n}" for n in plan.notes]
+    for step in plan.steps:
+        if step.kind == "run":
+            out.append(f"{'run' if step.run else 'print only'}: {' '.join(step.argv)}")
+        elif step.kind == "dir":
+            out.append(f"folder: {plan.target(step)} (mode {step.mode:o}, owner {step.owner}; {step.why})")
+        else:
+            out.append(f"file: {plan.target(step)} (mode {step.mode:o}; {step.why})")
+            out.extend(f"    {line}" for line in (step.content or "").splitlines())
+    return out
+
+
+def _chown(path: Path, user: str | None) -> str | None:
+    if user is None:
+        return None
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        return f"{path}: user {user} does not exist (yet), owner left as is"
+    st = path.stat()
+    if (st.st_uid, st.st_gid) != (pw.pw_uid, pw.pw_gid):
+        try:
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        except PermissionError:
+            return f"{path}: not root, owner left as is (run `chown {user}:{user} {path}` as root)"
+    return None
+
+
+def _make_dir(plan: Plan, step: Step) -> str:
+    path = plan.target(step)
+    if path.is_dir() and step.path == DATA_DIR:
+        return f"kept {path} (exists; the DB is never touched)"
+    path.mkdir(parents=True, exist_ok=True)
+    if stat.S_IMODE(path.stat().st_mode) != step.mode:
+        path.chmod(step.mode)
+    return _chown(path, step.owner) or f"folder {path} ready"
+
+
+def _write(plan: Plan, step: Step) -> str:
+    path = plan.target(step)
+    data = (step.content or "").encode("utf-8")
+    if path.is_file() and path.read_bytes() == data:
+        return f"unchanged {path}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fsutil.write_atomic(path, data, step.mode)
+    return f"wrote {path}"
+
+
+def apply(plan: Plan, echo: Callable[[str], None], runner: Callable = subprocess.run) -> None:
+    for note in plan.notes:
+        echo(f"note: {note}")
+    for step in plan.steps:
+        if step.kind == "run":
+            _run(step, echo, runner)
+            continue
+        try:
+            echo(_make_dir(plan, step) if step.kind == "dir" else _write(plan, step))
+        except OSError as exc:
+            raise UserError(f"cannot write {plan.target(step)} ({exc.strerror})") from None
+
+
+def _run(step: Step, echo: Callable[[str], None], runner: Callable) -> None:
+    line = " ".join(step.argv)
+    if not step.run:
+        echo(f"not run (--root without --real-users): {line}")
+        return
+    echo(f"running: {line}")
+    try:
+        done = runner(step.argv, capture_output=True, text=True)
+    except OSError as exc:
+        raise UserError(f"`{line}` could not start ({exc.strerror})") from None
+    if done.returncode != 0 and not step.must:
+        echo(f"warning: `{line}` failed ({(done.stderr or '').strip()[-200:]}); the file is in place for the next boot")
+    elif done.returncode != 0:
+        raise UserError(f"`{line}` failed: {(done.stderr or done.stdout).strip()[-300:]}")
