@@ -303,7 +303,7 @@ def check_inotify(cfg: config_mod.Config) -> Check:
         limit = int(MAX_WATCHES_PATH.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return Check("inotify", "warn", f"cannot read {MAX_WATCHES_PATH}", "")
-    folders = facts.count_folders(roots, limit)
+    folders = facts.count_folders(roots, limit + 1)  # one past the limit says "more than"
     shown = f"{folders:,}" if folders <= limit else f"more than {limit:,}"
     line = f"{shown} folders to watch, fs.inotify.max_user_watches = {limit:,}"
     fix = ("echo 'fs.inotify.max_user_watches=524288' | sudo tee /etc/sysctl.d/90-homeroll.conf && "

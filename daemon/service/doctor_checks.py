@@ -275,10 +275,11 @@ def probe(user: str | None, reads: list[str], writes: list[str],
 
 # --- inotify and the clock --------------------------------------------------------------------------------------
 
-def count_folders(roots: list[Path], bound: int) -> int:
-    """Folders under ``roots`` (each root counts), each one an inotify watch; stops counting past ``bound``."""
-    count, stack = 0, [str(r) for r in roots if r.is_dir()]
-    while stack and count <= bound:
+def count_folders(roots: list[Path], limit: int) -> int:
+    """Folders under ``roots`` (each root counts), each one an inotify watch; counts at most ``limit``
+    (doctor and setup both ask)."""
+    count, stack = 0, [str(r) for r in roots if Path(r).is_dir()]
+    while stack and count < limit:
         folder = stack.pop()
         count += 1
         try:

@@ -26,7 +26,7 @@ import tomli_w
 
 from homeroll.daemon import config as config_mod
 from homeroll.daemon.errors import UserError
-from homeroll.daemon.service import unitgen
+from homeroll.daemon.service import doctor_checks, unitgen
 from homeroll.daemon.store import fsutil
 
 DATA_DIR = Path("/var/lib/homeroll")
@@ -145,16 +145,7 @@ def _config_text(req: Request, libs: list[Path], export: Path, path: Path) -> st
 
 def count_folders(libraries: list[Path], limit: int = WALK_LIMIT) -> int:
     """Folders under the libraries (each costs one inotify watch), counting at most ``limit``."""
-    count, stack = 0, list(libraries)
-    while stack and count < limit:
-        folder = stack.pop()
-        count += 1
-        try:
-            with os.scandir(folder) as entries:
-                stack.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
-        except OSError:
-            continue
-    return count
+    return doctor_checks.count_folders(libraries, limit)
 
 
 def current_watch_limit() -> int | None:
