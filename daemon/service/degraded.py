@@ -241,22 +241,13 @@ def forget_full_skips(db, roots: Iterable[str]) -> int:
     return forgotten
 
 
-def try_again(full: DataDirFull, db, index: Callable[[str, list[str]], bool],
-              on_full: Callable[..., None]) -> list | None:
+def try_again(full: DataDirFull, index: Callable[[str, list[str]], bool]) -> list | None:
     """Index the held files again; the held commands to queue again once all went in, None while the
-    disk is still full. ``index`` returns False after holding what failed (through ``on_full``)."""
+    disk is still full. ``index`` returns False after holding what failed (through the worker's _full)."""
     pending = sorted(full.held_files.items())
     full.held_files = {}
     for n, (root, relpaths) in enumerate(pending):
-        try:
-            store_items.forget_skipped(db, root, relpaths)  # a thumbnail's ENOSPC may stand as a skip
-        except Exception as exc:
-            if not diskfull.is_disk_full(exc):
-                raise
-            on_full(exc, files=dict(pending[n:]))
-            return None
         if not index(root, sorted(relpaths)):
-            for later, rels in pending[n + 1:]:
-                full.held_files.setdefault(later, set()).update(rels)
+            full.hold(dict(pending[n + 1:]))
             return None
     return full.resume()[1]

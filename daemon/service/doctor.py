@@ -41,7 +41,6 @@ WARN_FREE_BYTES = 1024 * 1024 * 1024
 WARN_FREE_SHARE = 0.05
 WARN_SHARE_CAP_BYTES = 10 * 1024 * 1024 * 1024
 INOTIFY_SHARE = 0.8
-MAX_WATCHES_PATH = Path("/proc/sys/fs/inotify/max_user_watches")
 _RANK = {"ok": 0, "warn": 1, "fail": 2}
 _RELOAD = "systemctl daemon-reload && systemctl restart homeroll"
 
@@ -299,10 +298,9 @@ def check_inotify(cfg: config_mod.Config) -> Check:
     if cfg["watch"]["mode"] == "polling":
         return Check("inotify", "ok", "[watch] mode = 'polling': no inotify watches needed")
     roots = [lib for lib in cfg.libraries if not watch.needs_polling(watch.fstype_for(str(lib)))]
-    try:
-        limit = int(MAX_WATCHES_PATH.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return Check("inotify", "warn", f"cannot read {MAX_WATCHES_PATH}", "")
+    limit = facts.watch_limit()
+    if limit is None:
+        return Check("inotify", "warn", f"cannot read {facts.WATCHES_PROC}", "")
     folders = facts.count_folders(roots, limit + 1)  # one past the limit says "more than"
     shown = f"{folders:,}" if folders <= limit else f"more than {limit:,}"
     line = f"{shown} folders to watch, fs.inotify.max_user_watches = {limit:,}"

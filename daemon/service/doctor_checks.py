@@ -29,7 +29,7 @@ from pathlib import Path
 
 from homeroll.daemon.service.clockwatch import ntp_synchronised  # the service asks it too: one piece, there
 
-__all__ = ["Unit", "access_in_unit", "count_folders", "find_unit", "ntp_synchronised", "parse_unit", "probe",
+__all__ = ["WATCHES_PROC", "Unit", "access_in_unit", "count_folders", "find_unit", "ntp_synchronised", "parse_unit", "probe", "watch_limit",
            "probe_user", "unit_paths"]
 
 #: Where an installed unit is looked for when ``--unit`` is not given (system first).
@@ -274,6 +274,17 @@ def probe(user: str | None, reads: list[str], writes: list[str],
 
 
 # --- inotify and the clock --------------------------------------------------------------------------------------
+
+WATCHES_PROC = Path("/proc/sys/fs/inotify/max_user_watches")
+
+
+def watch_limit(path: Path = WATCHES_PROC) -> int | None:
+    """fs.inotify.max_user_watches (None: unreadable), read by doctor and setup alike."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
 
 def count_folders(roots: list[Path], limit: int) -> int:
     """Folders under ``roots`` (each root counts), each one an inotify watch; counts at most ``limit``

@@ -31,7 +31,7 @@ from homeroll.daemon.store import fsutil
 
 DATA_DIR = Path("/var/lib/homeroll")
 SYSCTL_PATH = Path("/etc/sysctl.d/90-homeroll.conf")
-WATCHES_PROC = Path("/proc/sys/fs/inotify/max_user_watches")
+WATCHES_PROC = doctor_checks.WATCHES_PROC
 #: The folder walk stops here: enough to know a big library needs more watches, without walking it all.
 WALK_LIMIT = 1_000_000
 #: Watches other programs of the same user may hold, and folders added later.
@@ -149,10 +149,7 @@ def count_folders(libraries: list[Path], limit: int = WALK_LIMIT) -> int:
 
 
 def current_watch_limit() -> int | None:
-    try:
-        return int(WATCHES_PROC.read_text().strip())
-    except (OSError, ValueError):
-        return None
+    return doctor_checks.watch_limit(WATCHES_PROC)
 
 
 def sysctl_text(folders: int, limit: int | None) -> str | None:

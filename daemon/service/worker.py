@@ -9,10 +9,12 @@ dir makes it degraded, not dead (``degraded.py``): it holds what failed and trie
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 
 from homeroll.daemon.config import Config
 from homeroll.daemon.errors import UserError
@@ -103,7 +105,7 @@ class IndexWorker(threading.Thread):
         swept = thumbs.sweep_temps(self.cfg.data_dir)
         if swept:
             log.info("removed %d temp files a killed writer left under %s", swept, self.cfg.data_dir)
-        try:  # each of these writes: on a full data dir the service starts degraded, not dead
+        with self._degraded_when_full():  # each of these writes: on a full data dir it starts degraded, not dead
             self._open_indexer()
             for name in progress.settle_interrupted(self.db):
                 log.warning("the last %s run was interrupted (its process stopped part-way)", name)
@@ -111,6 +113,12 @@ class IndexWorker(threading.Thread):
             degraded.forget_full_skips(self.db, [str(r) for r in self.cfg.libraries])  # an older version's
             self.full.make_reserve()
             self.full.record(self.db)  # running
+
+    @contextlib.contextmanager
+    def _degraded_when_full(self) -> Iterator[None]:
+        """A full data dir met in the block makes the worker degraded (``self.full``) instead of failing."""
+        try:
+            yield
         except Exception as exc:
             if not diskfull.is_disk_full(exc):
                 raise
@@ -141,17 +149,15 @@ class IndexWorker(threading.Thread):
                 self._while_full()
                 self.wake.wait(1.0)
                 continue
-            try:
+            worked = False
+            with self._degraded_when_full():
                 worked = self._process_due()
                 if self.stopping.is_set():
                     break
                 if not worked:
                     worked = self._run_one_command()
                 self._periodic()
-            except Exception as exc:
-                if not diskfull.is_disk_full(exc):
-                    raise
-                self._full(exc)
+            if self.full.active:
                 continue
             if worked:
                 self._dirty_since = time.monotonic()
@@ -305,25 +311,18 @@ class IndexWorker(threading.Thread):
             self.status_text = self.full.status_line()
             return
         if self.indexer is None:
-            try:
+            with self._degraded_when_full():
                 self._open_indexer()
-            except Exception as exc:
-                if not diskfull.is_disk_full(exc):
-                    raise
-                self._full(exc)
+            if self.indexer is None:
                 return
-        commands = degraded.try_again(self.full, self.db, self._index, self._full)
+        commands = degraded.try_again(self.full, self._index)
         if commands is None:
             return
         for command in commands:
             self.submit(command)
-        try:
+        with self._degraded_when_full():
             self._publish_watchers()  # in case the start could not
             self.full.record(self.db)  # running again
-        except Exception as exc:
-            if not diskfull.is_disk_full(exc):
-                raise
-            self._full(exc)
         self._update_status(force=True)
 
     # --- housekeeping --------------------------------------------------------------------------

@@ -198,11 +198,13 @@ def renew_missing(db: Database, now_iso: str, *, only_before: str | None = None,
     """Restart the grace period of paths marked missing: every one, or (a bound given) only those stamped before
     ``only_before`` or after ``only_after``. For stamps a wrong clock wrote (store.clock); returns how many."""
     bounds = [(op, value) for op, value in (("<", only_before), (">", only_after)) if value is not None]
-    where = " OR ".join(f"missing_since {op} ?" for op, _ in bounds)
+    where = "missing_since IS NOT NULL AND missing_since != ?" + (
+        f" AND ({' OR '.join(f'missing_since {op} ?' for op, _ in bounds)})" if bounds else "")
+    params = [now_iso, *(value for _, value in bounds)]
+    if db.execute(f"SELECT 1 FROM paths WHERE {where} LIMIT 1", params).fetchone() is None:
+        return 0  # the usual case, every purge: a read, not a write lock over the whole table
     with db.atomic():
-        return db.execute(f"UPDATE paths SET missing_since = ? WHERE missing_since IS NOT NULL "
-                          f"AND missing_since != ?{f' AND ({where})' if where else ''}",
-                          [now_iso, now_iso, *(value for _, value in bounds)]).rowcount
+        return db.execute(f"UPDATE paths SET missing_since = ? WHERE {where}", [now_iso, *params]).rowcount
 
 
 def purge_missing(db: Database, older_than_iso: str) -> int:
