@@ -220,13 +220,14 @@ def test_an_older_backup_is_migrated_after_the_restore(make_config, tmp_path):
     seed_memories(cfg.db_path, 1)
     old = tmp_path / "old.db"
     db = Database(sqlite3.connect(old, isolation_level=None))
-    last = [m.name for m in migrations.pending(db)][-1]
-    migrations.apply(db, stop_before=last)
+    steps = [m.name for m in migrations.pending(db)]
+    migrations.apply(db, stop_before=steps[-1])
     db.close()
     proc = run_cli(cfg.path, "db", "restore", str(old), "--yes")
     assert "(migrated 1 schema steps)" in proc.stdout, proc.stdout
-    assert (cfg.data_dir / "homeroll.db.bak-1").is_file()  # the migration's own copy, same routine
-    assert _integrity(cfg.data_dir / "homeroll.db.bak-1") == [("ok",)]
+    backup = cfg.data_dir / f"homeroll.db.bak-{len(steps) - 1}"  # named for the steps the old DB had
+    assert backup.is_file()  # the migration's own copy, same routine
+    assert _integrity(backup) == [("ok",)]
     assert cli_json(cfg.path, "db", "check", "--json")["ok"] is True
     assert cli_json(cfg.path, "memories", "--json") == []  # the backup's (empty) decisions, not the seeded one
 

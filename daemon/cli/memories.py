@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -113,6 +114,35 @@ _photo_change("remove", "Take a photo out of a memory (it stays out across re-se
 _photo_change("cover", "Make a photo of the memory its cover.", store_memories.set_cover)
 
 
+#: How each decision reads in `memories show`; {what} is the new title or the photo's path.
+_DECISION_TEXT = {"approved": "approved", "rejected": "rejected", "renamed": "renamed to {what!r}",
+                  "removed_item": "removed {what}", "cover": "made {what} the cover", "exported": "exported"}
+#: The decisions whose detail is an item id (shown as its file).
+_ITEM_ACTIONS = ("removed_item", "cover")
+
+
+def _decision_line(decision: dict[str, Any], zone: ZoneInfo, paths: dict[int, str]) -> str:
+    """'2026-12-02 10:14 renamed to 'X' by bob', the time in the household's zone (stored in UTC)."""
+    try:
+        when = datetime.fromisoformat(decision["at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        when = str(decision["at"])
+    detail = decision["detail"]
+    what = paths.get(int(detail), f"item {detail}") if decision["action"] in _ITEM_ACTIONS else detail
+    text = _DECISION_TEXT.get(decision["action"], decision["action"]).format(what=what)
+    return f"{when} {text} by {decision['by']}"
+
+
+def _print_decisions(app: Any, decisions: list[dict[str, Any]]) -> None:
+    if not decisions:
+        return
+    items = [int(d["detail"]) for d in decisions if d["action"] in _ITEM_ACTIONS]
+    paths = store_items.item_paths(app.db, items) if items else {}
+    click.echo("  Decisions:")
+    for decision in decisions:
+        click.echo(f"    {_decision_line(decision, app.config.zone, paths)}")
+
+
 @subcommand(memories, "show", "memory_id")
 @json_option("JSON on stdout.")
 def show_cmd(app: Any, memory_id: int, as_json: bool) -> None:
@@ -124,6 +154,8 @@ def show_cmd(app: Any, memory_id: int, as_json: bool) -> None:
     public["stable_key"] = memory["stable_key"]
     public["items"] = memory["media"]
     public["offered"] = [o["path"] for o in memory["offered"] if o["path"]]
+    public["decided_by"] = memory["decided_by"]
+    public["decisions"] = memory["decisions"]
     if as_json:
         print_json(public)
         return
@@ -135,6 +167,7 @@ def show_cmd(app: Any, memory_id: int, as_json: bool) -> None:
         click.echo(f"  {marker} {path}")
     for path in public["offered"]:
         click.echo(f"  + {path} (offered)")
+    _print_decisions(app, public["decisions"])
 
 
 @click.command("select")

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from sqlite_utils import Database
 
 from homeroll.daemon.errors import UserError
+from homeroll.daemon.store import decisions as store_decisions
 from homeroll.daemon.store import items as store_items
 
 __all__ = [
@@ -284,6 +285,7 @@ def get_memory(db: Database, memory_id: int) -> dict[str, Any] | None:
     memory["offered"] = _media(db, memory_id, "mi.offered = 1")
     memory["removed"] = [r[0] for r in db.execute(
         "SELECT item_id FROM memory_items WHERE memory_id = ? AND removed_by_user = 1", [memory_id])]
+    memory.update(store_decisions.summary(db, memory_id))  # decided_by, decisions: who did what
     return memory
 
 
@@ -292,6 +294,7 @@ def _decide(db: Database, memory_id: int, status: str) -> None:
         _require(db, memory_id)
         db.execute("UPDATE memories SET status = ?, decided_at = ?, updated_at = ? WHERE id = ?",
                    [status, store_items.now_iso(), store_items.now_iso(), memory_id])
+        store_decisions.record(db, memory_id, status)
 
 
 def approve(db: Database, memory_id: int) -> None:
@@ -312,9 +315,10 @@ def rename(db: Database, memory_id: int, title: str) -> None:
         raise UserError("a title cannot be empty")
     if len(title) > 200:
         raise UserError("a title is at most 200 characters")
-    _require(db, memory_id)
     with db.atomic():
+        _require(db, memory_id)
         db.execute("UPDATE memories SET user_title = ?, updated_at = ? WHERE id = ?", [title, store_items.now_iso(), memory_id])
+        store_decisions.record(db, memory_id, "renamed", title)
 
 
 def _member(db: Database, memory_id: int, item_id: int) -> tuple | None:
@@ -340,6 +344,7 @@ def remove_item(db: Database, memory_id: int, item_id: int) -> None:
                 [memory_id]).fetchone()
             db.execute("UPDATE memories SET cover_item = ? WHERE id = ?", [best[0] if best else None, memory_id])
         db.execute("UPDATE memories SET updated_at = ? WHERE id = ?", [store_items.now_iso(), memory_id])
+        store_decisions.record(db, memory_id, "removed_item", item_id)
 
 
 def set_cover(db: Database, memory_id: int, item_id: int) -> None:
@@ -350,6 +355,7 @@ def set_cover(db: Database, memory_id: int, item_id: int) -> None:
     with db.atomic():
         db.execute("UPDATE memories SET user_cover_item = ?, updated_at = ? WHERE id = ?",
                    [item_id, store_items.now_iso(), memory_id])
+        store_decisions.record(db, memory_id, "cover", item_id)
 
 
 def mark_exported(db: Database, memory_id: int) -> None:

@@ -15,11 +15,26 @@ migrations = Migrations("homeroll")
 def step_names() -> list[str]:
     """Every schema step this version knows, in order: a DB that has applied one not in it comes from a newer
     homeroll. sqlite-utils has no public list of a set's steps, but on an empty DB every step is pending."""
+    return list(step_summaries())
+
+
+def step_summaries() -> dict[str, str]:
+    """Each step's name and what it is for (its docstring's opening phrase), in order: `setup --upgrade`
+    lists the ones a DB has yet to apply."""
     empty = Database(memory=True)
     try:
-        return [step.name for step in migrations.pending(empty)]
+        steps = migrations.pending(empty)
     finally:
         empty.close()
+    return {step.name: _opening(step.fn.__doc__) for step in steps}
+
+
+def _opening(doc: str | None) -> str:
+    """A docstring's first sentence or phrase (up to its first ": " or ". "), on one line."""
+    text = " ".join((doc or "").split("\n\n")[0].split())
+    for stop in (": ", ". "):
+        text = text.split(stop)[0]
+    return text.rstrip(".") or "(no description)"
 
 
 @migrations()
@@ -204,5 +219,34 @@ def m002_sidecars_and_precision(db: Database) -> None:
             source TEXT NOT NULL,               -- takeout
             PRIMARY KEY (item_id, name, source)
         );
+        """
+    )
+
+
+@migrations()
+def m003_decision_log(db: Database) -> None:
+    """Who made each decision about a memory: a household shares one DB, and "approved" alone
+    cannot say whether alice or bob approved it, or whether the service exported it.
+
+    - ``memory_decisions``: one row per household decision (approved | rejected | renamed | removed_item |
+      cover | exported), with when (``at``, the DB's clock), who (``by``: the Unix user, ``"alice (as
+      homeroll)"`` through sudo) and what (``detail``: the new title, the item id). Written by
+      store/decisions.py in the same transaction as the change; the selection's own updates are not
+      decisions. Rows go with their memory. Decisions made before this step have no row, so their
+      ``decided_by`` is unknown (null), never guessed.
+
+    Only a new, empty table and its index: nothing is rewritten, so it costs the same on a 100k-item DB.
+    """
+    db.executescript(
+        """
+        CREATE TABLE memory_decisions (
+            id INTEGER PRIMARY KEY,             -- the order they were made in, whatever the clock said
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            "by" TEXT NOT NULL,                 -- the Unix user; "alice (as homeroll)" through sudo
+            action TEXT NOT NULL,               -- approved | rejected | renamed | removed_item | cover | exported
+            detail TEXT                         -- the new title, the item id
+        );
+        CREATE INDEX memory_decisions_memory ON memory_decisions (memory_id);
         """
     )

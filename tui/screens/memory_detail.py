@@ -68,7 +68,7 @@ class MemoryDetailScreen(DataScreen):
 
     def on_memory_loaded(self, message: MemoryLoaded) -> None:
         self.memory = message.memory
-        self.query_one(MemorySummary).show(message.memory)
+        self.query_one(MemorySummary).show(message.memory, zone=self.app.cfg.zone)  # type: ignore[attr-defined]
         media = (message.memory or {}).get("media") or []
         cover = (message.memory or {}).get("cover")
         grid = self.grid
