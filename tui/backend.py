@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,8 +31,12 @@ T = TypeVar("T")
 class Backend:
     """Serialises calls on one connection (``check_same_thread=False`` plus a lock)."""
 
-    def __init__(self, cfg: Config, db_path: Path | str | None = None) -> None:
+    def __init__(self, cfg: Config, db_path: Path | str | None = None,
+                 doctor: Callable[..., list[Any]] | None = None) -> None:
+        """``doctor`` stands in for service.doctor.run where its answer must not depend on the machine
+        (the snapshots: free space, the clock's sync and the installed unit differ from one host to the next)."""
         self.cfg = cfg
+        self.run_doctor = doctor or _run_doctor
         self._db_path = Path(db_path or cfg.db_path)
         self._db = store.connect(self._db_path)
         self._lock = threading.Lock()
@@ -147,6 +152,15 @@ class Backend:
         report["liveness"] = liveness.read(self.cfg.data_dir, report["kv"])  # the screen assesses it with its clock
         return report
 
+    def doctor(self, now: datetime | None = None) -> list[dict[str, str]]:
+        """`homeroll doctor`'s checks of this app's config file, as dicts (name, status, detail, fix).
+
+        Slow next to the rest (it walks the libraries' folders, may run timedatectl and systemctl):
+        workers only, and only when asked, never on each poll. No lock: doctor opens its own read-only
+        connection and never writes, so it holds up neither the screens nor the service.
+        """
+        return [check._asdict() for check in self.run_doctor(self.cfg.path, now=now)]
+
     # -- images (no DB) --------------------------------------------------------------------------
     def load_thumb(self, relpath: str | None, max_px: int = 160) -> PILImage.Image | None:
         """A thumbnail from the data dir, shrunk and fully decoded here (never an original)."""
@@ -163,6 +177,13 @@ class Backend:
             return small
         except (OSError, ValueError, PILImage.DecompressionBombError):
             return None
+
+
+def _run_doctor(config_path: Path, now: datetime | None = None) -> list[Any]:
+    # Imported on first use: the checks pull in the watcher and faces modules, which browsing never needs.
+    from homeroll.daemon.service import doctor
+
+    return doctor.run(config_path, now=now)
 
 
 def image_from_bytes(data: bytes | None, max_px: int = 96) -> PILImage.Image | None:

@@ -47,6 +47,14 @@ class StatusLoaded(Message):
 
 
 @dataclass
+class ChecksLoaded(Message):
+    """`homeroll doctor`'s checks as dicts, or (``error``) why they could not be run at all."""
+
+    checks: list[dict[str, str]]
+    error: str | None = None
+
+
+@dataclass
 class ActionDone(Message):
     """A write finished; ``text`` is shown as a notification, then the screen reloads."""
 

@@ -9,7 +9,7 @@ import pytest
 from textual_image._terminal import CellSize, get_cell_size
 
 from homeroll.tui.app import HomerollApp
-from tests.tui.library import NOW, build
+from tests.tui.library import NOW, build, pinned_doctor
 
 # Pin the terminal cell size textual-image uses, so image previews render the same everywhere.
 get_cell_size._result = CellSize(10, 20)  # type: ignore[attr-defined]
@@ -41,7 +41,9 @@ def make_app(tui_library):
         kwargs.setdefault("clock", lambda: NOW)
         kwargs.setdefault("image_renderer", "halfcell")
         kwargs.setdefault("refresh_interval", None)
-        return HomerollApp(cfg, **kwargs)
+        app = HomerollApp(cfg, **kwargs)
+        app.backend.run_doctor = pinned_doctor
+        return app
 
     return _make
 

@@ -26,6 +26,7 @@ from homeroll.daemon import store
 from homeroll.daemon.config import Config
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.service import jobs, liveness
+from homeroll.daemon.service.doctor import Check
 from homeroll.daemon.service.progress import JobProgress
 from homeroll.daemon.store import items as store_items
 
@@ -219,3 +220,29 @@ def build(cfg: Config) -> dict:
         return {"memories": memory_ids, "members": members, "people": person_ids}
     finally:
         db.close()
+
+
+#: What doctor says in the TUI's tests and screenshots: its real answer depends on the machine (temp paths,
+#: free space, clock sync, an installed unit), which a snapshot must not. tests/tui/test_status_doctor.py
+#: runs the real one.
+DOCTOR_CHECKS = [
+    Check("config", "ok", "/etc/homeroll/config.toml"),
+    Check("libraries", "ok", "1 readable as homeroll: /srv/photos/phone"),
+    Check("data-dir", "ok", "/var/lib/homeroll writable as homeroll"),
+    Check("export", "ok", "/srv/collages writable as homeroll"),
+    Check("unit", "ok", "/etc/systemd/system/homeroll.service matches the config"),
+    Check("network", "ok", "nothing online is configured: the service needs no network"),
+    Check("service", "ok", "running, last heartbeat 2025-06-01T11:59:30+00:00"),
+    Check("database", "ok", "/var/lib/homeroll/homeroll.db: quick_check ok"),
+    Check("data-space", "ok", "/var/lib/homeroll: 70 GB free of 252 GB"),
+    Check("export-space", "ok", "/srv/collages: 70 GB free of 252 GB"),
+    Check("inotify", "ok", "212 folders to watch, fs.inotify.max_user_watches = 65,536"),
+    Check("clock", "warn", "not synchronised, says timedatectl",
+          "timedatectl set-ntp true (a Pi without a real-time clock boots with a wrong time)"),
+    Check("faces", "fail", "faces engine cannot load: No module named 'dlib'",
+          "pip install dlib-bin face-recognition-models, or set [faces] enabled = false"),
+]
+
+
+def pinned_doctor(config_path, now=None) -> list[Check]:
+    return list(DOCTOR_CHECKS)

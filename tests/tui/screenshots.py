@@ -12,7 +12,7 @@ from pathlib import Path
 from homeroll.daemon import config as config_mod
 from homeroll.tui.app import HomerollApp
 from tests.tui.conftest import settle  # importing it also pins the image cell size
-from tests.tui.library import NOW, build
+from tests.tui.library import NOW, build, pinned_doctor
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -23,6 +23,7 @@ SHOTS = [("memories.svg", []), ("memory-detail.svg", ["down", "enter", "right"])
 
 async def take(cfg) -> None:
     app = HomerollApp(cfg, clock=lambda: NOW, image_renderer="halfcell", refresh_interval=None)
+    app.backend.run_doctor = pinned_doctor
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         for name, keys in SHOTS:

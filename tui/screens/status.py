@@ -1,24 +1,31 @@
 """Is the service healthy: last scan and watcher mode per root, offline roots, queues, faces progress,
-the running job with a bar and its time left, each job's last error (in red), and the skipped files
-with their reasons. The report is store.service.status, the one `homeroll status` prints; this screen
-only lays it out."""
+the running job with a bar and its time left, each job's last error (in red), `homeroll doctor`'s checks
+with their fixes, and the skipped files with their reasons. The report is store.service.status, the one
+`homeroll status` prints, and the checks are service.doctor's, the ones `homeroll doctor` prints; this
+screen only lays them out. The checks walk folders and may run systemctl, so they run once when the
+screen first shows and again on `d`, never on the poll that reloads the rest.
+"""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from rich.console import Group
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Header, Static
 
 from homeroll.daemon.service import liveness
 from homeroll.daemon.service import progress as job_progress
 from homeroll.daemon.store.service import FACES_TODO_CAP
 from homeroll.tui.format import ago, bar, clip
-from homeroll.tui.messages import StatusLoaded
+from homeroll.tui.messages import ChecksLoaded, StatusLoaded
 from homeroll.tui.screens.base import DataScreen
 from homeroll.tui.widgets.key_footer import KeyFooter
 
@@ -39,15 +46,20 @@ class StatusScreen(DataScreen):
     DEFAULT_CSS = """
     StatusScreen #service { height: auto; padding: 0 1; }
     StatusScreen #roots { height: auto; max-height: 8; }
+    StatusScreen #checks { height: auto; max-height: 25%; padding: 0 1; scrollbar-size-vertical: 1; }
     StatusScreen #skipped { height: 1fr; }
     StatusScreen .section { padding: 0 1; text-style: bold; }
     """
+    BINDINGS = [Binding("d", "recheck", "Re-run checks")]
 
     def compose(self) -> ComposeResult:
         yield Header(icon="#")
         yield Static("loading...", id="service")
         yield Static("Library roots", classes="section")
         yield DataTable(id="roots", cursor_type="row")
+        yield Static("Checks: checking...", classes="section", id="checks-title")
+        with VerticalScroll(id="checks"):
+            yield Static("", id="check-lines")
         yield Static("Skipped files", classes="section", id="skipped-title")
         yield DataTable(id="skipped", cursor_type="row")
         yield KeyFooter()
@@ -60,9 +72,34 @@ class StatusScreen(DataScreen):
         skipped.add_column("File", width=40)
         skipped.add_column("Reason", width=60)
         skipped.focus()
+        self.run_checks()
 
     def reload(self) -> None:
         self.load()
+
+    def action_recheck(self) -> None:
+        # The last answer stays until the new one is in: a list that blinks away reads as "all gone".
+        self.query_one("#checks-title", Static).update("Checks: checking again...")
+        self.run_checks()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="doctor")
+    def run_checks(self) -> None:
+        try:
+            checks, error = self.backend.doctor(now=self.app.clock()), None  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - a doctor that cannot run is a finding, never a crashed screen
+            checks, error = [], f"{type(exc).__name__}: {exc}"
+        if not self.cancelled():
+            self.post_message(ChecksLoaded(checks, error))
+
+    def on_checks_loaded(self, message: ChecksLoaded) -> None:
+        title = self.query_one("#checks-title", Static)
+        lines = self.query_one("#check-lines", Static)
+        if message.error is not None:
+            title.update(Text(f"Checks: could not run them: {message.error}", style="bold red"))
+            lines.update("")
+            return
+        title.update(checks_summary(message.checks))
+        lines.update(check_lines(message.checks))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="status")
     def load(self) -> None:
@@ -124,6 +161,35 @@ def service_text(status: dict[str, Any], now: datetime) -> Text:
             value = f"{value} ({ago(raw, now)})"
         text.append(f"\n{key}: {value}")
     return text
+
+
+_LABELS = {"ok": ("ok", ""), "warn": ("WARN", "yellow"), "fail": ("FAIL", "bold red")}
+_RANK = {"ok": 0, "warn": 1, "fail": 2}
+
+
+def checks_summary(checks: list[dict[str, str]]) -> str:
+    counts = Counter(check["status"] for check in checks)
+    warnings = f"{counts['warn']} warning" + ("" if counts["warn"] == 1 else "s")
+    failures = f"{counts['fail']} failure" + ("" if counts["fail"] == 1 else "s")
+    return f"Checks: {counts['ok']} ok, {warnings}, {failures} (`homeroll doctor` for the same list)"
+
+
+def check_lines(checks: list[dict[str, str]]) -> Group:
+    """One line per check, laid out as `homeroll doctor` prints it, failures then warnings first (in
+    doctor's order within each): on 24 rows the section shows six lines and scrolls, and those are the
+    lines to act on. An ok line is cut at the edge (its detail is only a reassurance); a warning or
+    failure wraps, since its fix is the part to read."""
+    width = max((len(check["name"]) for check in checks), default=0) + 2
+    lines = []
+    for check in sorted(checks, key=lambda c: -_RANK.get(c["status"], 2)):
+        label, style = _LABELS.get(check["status"], (check["status"], "bold red"))
+        ok = check["status"] == "ok"
+        line = Text(f"{label:6}{check['name']:{width}}{check['detail']}", style=style, no_wrap=ok,
+                    overflow="ellipsis")
+        if check.get("fix") and not ok:
+            line.append(f"; fix: {check['fix']}")
+        lines.append(line)
+    return Group(*lines)
 
 
 #: Width of a job's last summary on the screen (the full one is in `homeroll status --json`).
