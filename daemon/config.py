@@ -139,11 +139,31 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def default_config_path() -> Path:
+def known_keys() -> list[str]:
+    """Every setting this version knows, as ``section.key``: an upgrade lists the ones the last version lacked."""
+    return sorted(f"{section}.{key}" for section, values in DEFAULTS.items() for key in values)
+
+
+#: Where `homeroll setup` puts the system service's config: members of its group read it from here.
+SYSTEM_CONFIG = Path("/etc/homeroll/config.toml")
+
+
+def user_config_path() -> Path:
+    """Where this login's own config is written (`init`, `setup --user-unit`): $HOMEROLL_CONFIG, else the
+    platform config dir."""
     env = os.environ.get("HOMEROLL_CONFIG")
     if env:
         return Path(env)
     return Path(platformdirs.user_config_dir("homeroll")) / "config.toml"
+
+
+def default_config_path() -> Path:
+    """The config a command reads without --config: this login's own, else the system service's, so a
+    household member types `homeroll tui`, not the path of /etc/homeroll/config.toml."""
+    own = user_config_path()
+    if own.exists() or "HOMEROLL_CONFIG" in os.environ or not SYSTEM_CONFIG.is_file():
+        return own
+    return SYSTEM_CONFIG
 
 
 @dataclass
@@ -268,6 +288,8 @@ def load(path: Path | str | None = None) -> Config:
         raise UserError(f"no config at {cfg_path}: run `homeroll init --library DIR --data DIR --export DIR`") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{cfg_path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{cfg_path}: not UTF-8 text (save it as UTF-8)") from None
     except OSError as exc:
         raise UserError(f"{cfg_path}: cannot read ({exc.strerror})") from None
     for key in ("libraries", "data_dir", "export_dir"):

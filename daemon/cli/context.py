@@ -12,6 +12,7 @@ import click
 
 from homeroll.daemon import config as config_mod
 from homeroll.daemon import store
+from homeroll.daemon.store import fsutil
 
 
 class AppContext:
@@ -25,6 +26,7 @@ class AppContext:
     def config(self) -> config_mod.Config:
         if self._config is None:
             self._config = config_mod.load(self.config_path)
+            fsutil.follow_shared_dir(self._config.data_dir)
         return self._config
 
     @property

@@ -118,6 +118,7 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     click.echo("it holds the index and every decision (approvals, names, birthdays), never the photos; "
                "put one back with `homeroll db restore FILE`")
     db.close()
+    _doctor(cfg, library, export)
 
     _step("Next")
     cfg_arg = f"--config {cfg.path}"
@@ -146,3 +147,19 @@ def _explain_dates(db, library: Path, takeout, scans) -> None:
 
 
 commands = [demo]
+
+
+def _doctor(cfg: config_mod.Config, library: Path, export: Path) -> None:
+    """What `homeroll doctor` says of the demo install, and the one command that makes it a service."""
+    from homeroll.daemon.service import doctor as doctor_mod
+
+    _step("Checking the install (homeroll doctor; the TUI's status screen shows the same)")
+    checks = doctor_mod.run(cfg.path)
+    for check in checks:
+        if check.status != "ok":
+            click.echo(f"{check.status.upper():5} {check.name}: {check.detail}")
+    counts = {s: sum(c.status == s for c in checks) for s in ("ok", "warn", "fail")}
+    click.echo(f"{counts['ok']} ok, {counts['warn']} warnings, {counts['fail']} failures "
+               "(a demo has no unit installed and no service running: those warnings are expected)")
+    click.echo(f"to run it as a service for the household: sudo .venv/bin/homeroll setup --library {library} "
+               f"--export {export} --member $USER --dry-run   (drop --dry-run to install)")

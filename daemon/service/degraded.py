@@ -69,7 +69,7 @@ class DataDirFull:
         if self.reserve.exists() and self.reserve.stat().st_size >= RESERVE_BYTES:
             return True
         try:
-            fd = os.open(self.reserve, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(self.reserve, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o660)  # the umask decides, as for every file in the data dir
             try:
                 if os.write(fd, b"\0" * RESERVE_BYTES) < RESERVE_BYTES:  # zeros: a hole reserves nothing
                     raise OSError(errno.ENOSPC, "short write")

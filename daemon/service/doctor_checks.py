@@ -38,7 +38,8 @@ SYSTEM_UNIT = Path("/etc/systemd/system") / UNIT_NAME
 
 
 def user_unit() -> Path:
-    return Path.home() / ".config" / "systemd" / "user" / UNIT_NAME
+    """Where a user unit lives ($XDG_CONFIG_HOME/systemd/user, as the user manager looks)."""
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "systemd" / "user" / UNIT_NAME
 
 
 def find_unit(explicit: Path | None = None) -> Path | None:

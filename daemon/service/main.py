@@ -28,8 +28,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+from homeroll.daemon import __version__, store
 from homeroll.daemon import config as config_mod
-from homeroll.daemon import store
 from homeroll.daemon.config import Config
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.ingest.pipeline import Indexer
@@ -41,7 +41,9 @@ from homeroll.daemon.service.watch import Watchers
 from homeroll.daemon.service.worker import IndexWorker
 from homeroll.daemon.store import backup as store_backup
 from homeroll.daemon.store import db as store_db
+from homeroll.daemon.store import fsutil
 from homeroll.daemon.store import items as store_items
+from homeroll.daemon.store import service as store_service
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ class Service:
             signal.signal(signum, self._on_signal)
         cfg = config_mod.load(self.cfg_path)
         self.cfg = cfg
+        fsutil.follow_shared_dir(cfg.data_dir)  # started by hand rather than by the unit (UMask=0007)
         self.notifier.status("checking the database")
         db = _open_db(cfg)
         check = store_db.quick_check(db)
@@ -217,6 +220,7 @@ def _record_start(cfg: Config, db) -> None:
             store_items.kv_set(db, "service.pid", str(os.getpid()))
             store_items.kv_set(db, "service.started_at", store_items.now_iso())
             store_items.kv_set(db, "service.state", "starting")
+            store_service.record_install(db, __version__, config_mod.known_keys())
     except (sqlite3.Error, OSError) as exc:
         if db.conn.in_transaction:
             db.conn.rollback()

@@ -1,5 +1,10 @@
 """`homeroll setup`: the README's Raspberry Pi steps as one plan of files, folders and commands.
 
+The plan: the service user (joined to the groups that can read the libraries), the household members
+joined to its group (setup_household.py), the data dir shared with that group, the DB migrated on
+`--upgrade` (setup_upgrade.py), the export folder, config, unit, `/usr/local/bin/homeroll`, the inotify
+sysctl, and systemctl. `--user-unit` builds the same for one login (setup_user.py).
+
 A plan first, then apply or print it: `--dry-run` shows exactly what a real run would do because both
 walk the same list. Re-running is safe: the config is loaded and only its libraries, export folder and
 zone change; a file whose content is already right is not rewritten; the data dir (the DB) is only
@@ -18,6 +23,7 @@ import os
 import pwd
 import stat
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +32,12 @@ import tomli_w
 
 from homeroll.daemon import config as config_mod
 from homeroll.daemon.errors import UserError
-from homeroll.daemon.service import doctor_checks, unitgen
+from homeroll.daemon.service import doctor_checks, setup_household, setup_upgrade, unitgen
 from homeroll.daemon.store import fsutil
 
 DATA_DIR = Path("/var/lib/homeroll")
 SYSCTL_PATH = Path("/etc/sysctl.d/90-homeroll.conf")
+COMMAND_LINK = Path("/usr/local/bin/homeroll")
 WATCHES_PROC = doctor_checks.WATCHES_PROC
 #: The folder walk stops here: enough to know a big library needs more watches, without walking it all.
 WALK_LIMIT = 1_000_000
@@ -41,20 +48,26 @@ MIN_WATCHES = 524_288
 
 @dataclass
 class Request:
-    libraries: list[Path]
-    export_dir: Path
+    """What was asked. Libraries and export folder may be left out when a config exists (a re-run, a member
+    added, an upgrade): the config's are used."""
+
+    libraries: list[Path] = field(default_factory=list)
+    export_dir: Path | None = None
     home_tz: str | None = None
     user: str = "homeroll"
     root: Path | None = None
     real_users: bool = False
     python: str | None = None
+    members: list[str] = field(default_factory=list)
+    upgrade: bool = False
 
 
 @dataclass
 class Step:
-    """One thing to do: write a file (content), make a folder (content None), or run a command (argv)."""
+    """One thing to do: write a file (content), make a folder (content None), run a command (argv), or call
+    a function of ours (action, which returns what it did)."""
 
-    kind: str  # "file", "dir" or "run"
+    kind: str  # "file", "dir", "run" or "call"
     path: Path | None = None
     content: str | None = None
     mode: int = 0o644
@@ -65,6 +78,7 @@ class Step:
     why: str = ""
     #: False: a failure is reported and setup goes on (a container may forbid sysctl; the file is written).
     must: bool = True
+    action: Callable[[], str] | None = None
 
 
 @dataclass
@@ -80,11 +94,24 @@ class Plan:
         return self.root / step.path.relative_to("/")
 
 
-def _check(req: Request) -> list[Path]:
+def _from_config(req: Request, plan: Plan) -> None:
+    """Fill in the libraries and export folder from the installed config when they were not given."""
+    if req.libraries and req.export_dir is not None:
+        return
+    path = plan.target(Step("file", path=unitgen.CONFIG_PATH))
+    if not path.is_file():
+        raise UserError(f"no config at {path} yet: the first setup needs --library and --export")
+    cfg = config_mod.load(path)
+    req.libraries = req.libraries or list(cfg.libraries)
+    req.export_dir = req.export_dir or cfg.export_dir
+
+
+def check_request(req: Request) -> list[Path]:
     libs = [p.expanduser().absolute() for p in req.libraries]
     for lib in libs:
         if not lib.is_dir():
             raise UserError(f"library {lib} does not exist (mount or create it first)")
+    assert req.export_dir is not None
     export = req.export_dir.expanduser().absolute()
     inside = config_mod.library_containing(export, libs)
     if inside is not None:
@@ -131,14 +158,15 @@ def _user_steps(req: Request, libs: list[Path], plan: Plan) -> None:
                               f"(chmod g+rx or o+rx it)")
 
 
-def _config_text(req: Request, libs: list[Path], export: Path, path: Path) -> str:
-    """The config with only libraries, export_dir and home_tz set: every other setting a person made stays."""
+def config_text(req: Request, libs: list[Path], export: Path, path: Path, data_dir: Path = DATA_DIR) -> str:
+    """The config with only libraries, export_dir and home_tz set: every other setting a person made stays
+    (``data_dir`` is used for a new config only)."""
     if path.exists():
         old = config_mod.load(path)
         overrides = {k: v for k, v in old.to_toml().items() if k in config_mod.DEFAULTS}
         data_dir, zone = old.data_dir, req.home_tz or old.home_tz
     else:
-        overrides, data_dir, zone = {}, DATA_DIR, req.home_tz or config_mod.system_zone()
+        overrides, zone = {}, req.home_tz or config_mod.system_zone()
     cfg = config_mod.build(path, libs, data_dir, export, zone, overrides)
     return tomli_w.dumps(cfg.to_toml())
 
@@ -167,8 +195,39 @@ def systemd_running() -> bool:
     return Path("/run/systemd/system").is_dir()
 
 
+def _member_steps(req: Request, plan: Plan) -> None:
+    """Each --member joins the service's group (named after the service user, as the unit's Group=)."""
+    run = req.root is None or req.real_users
+    setup_household.check_members(req.members, req.user)
+    for name in req.members:
+        if setup_household.is_member(name, req.user):
+            plan.notes.append(f"{name} is already in group {req.user}: they can run `homeroll tui` as themselves")
+            continue
+        plan.notes.append(f"adding {name} to group {req.user}: after logging in again they run `homeroll tui` "
+                          "and the CLI as themselves (no sudo)")
+        plan.steps.append(Step("run", argv=["usermod", "-aG", req.user, name], run=run, why=f"member {name}"))
+
+
+def _data_steps(req: Request, plan: Plan) -> None:
+    """The data dir (made only when missing), the DB migrated first on --upgrade, then shared with the group."""
+    plan.steps.append(Step("dir", path=DATA_DIR, mode=setup_household.DATA_DIR_MODE, owner=req.user,
+                           why="data dir (created only if missing)"))
+    data_dir = plan.target(Step("dir", path=DATA_DIR))
+    if req.upgrade:
+        db_path = data_dir / "homeroll.db"
+        plan.notes.extend(setup_upgrade.changes(db_path))
+        plan.steps.append(Step("call", action=lambda: setup_upgrade.migrate(db_path),
+                               why="migrate the DB (backup first, check after)"))
+    plan.steps.append(Step("call", action=lambda: setup_household.share(data_dir, req.user, req.user),
+                           why=f"give group {req.user} read and write in the data dir (modes and owners only)"))
+
+
 def _system_steps(req: Request, plan: Plan, sysctl: bool) -> None:
     commands = [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "homeroll"]]
+    if req.upgrade and req.root is None and systemd_running():
+        # Stopped before the DB is migrated, so the old version never writes a half-upgraded DB.
+        plan.steps.insert(0, Step("run", argv=["systemctl", "stop", "homeroll"], must=False,
+                                  why="the old version stops before the migration"))
     if sysctl:
         commands.insert(0, ["sysctl", "-p", str(SYSCTL_PATH)])
     if req.root is not None:
@@ -181,18 +240,46 @@ def _system_steps(req: Request, plan: Plan, sysctl: bool) -> None:
     plan.steps.extend(Step("run", argv=c, must=c[0] != "sysctl") for c in commands)
 
 
+def _link_command(target: Path, script: Path) -> str:
+    """/usr/local/bin/homeroll pointing at this install, so `homeroll tui` works in every login's PATH.
+    A real file there (another install) is left alone: setup never overwrites what it did not make."""
+    if target.is_symlink():
+        if os.readlink(target) == str(script):
+            return f"unchanged {target} -> {script}"
+        target.unlink()
+    elif target.exists():
+        return f"left {target} as it is (not a link setup made); members run {script}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(script)
+    return f"linked {target} -> {script}"
+
+
+def _command_steps(req: Request, plan: Plan) -> None:
+    script = Path(req.python or sys.executable).with_name("homeroll")
+    if not script.is_file():
+        plan.notes.append(f"no homeroll script beside {req.python or sys.executable}: {COMMAND_LINK} not linked")
+        return
+    target = plan.target(Step("file", path=COMMAND_LINK))
+    plan.steps.append(Step("call", action=lambda: _link_command(target, script),
+                           why=f"link {COMMAND_LINK} -> {script}, so every login finds `homeroll`"))
+
+
 def build(req: Request) -> Plan:
-    libs = _check(req)
-    export = req.export_dir.expanduser().absolute()
     plan = Plan(root=req.root)
+    _from_config(req, plan)
+    libs = check_request(req)
+    assert req.export_dir is not None
+    export = req.export_dir.expanduser().absolute()
     _user_steps(req, libs, plan)
-    plan.steps.append(Step("dir", path=DATA_DIR, mode=0o750, owner=req.user, why="data dir (created only if missing)"))
+    _member_steps(req, plan)
+    _data_steps(req, plan)
     plan.steps.append(Step("dir", path=export, mode=0o2775, owner=req.user, rooted=False, why="export folder"))
     config_step = Step("file", path=unitgen.CONFIG_PATH, mode=0o644, why="config")
-    config_step.content = _config_text(req, libs, export, plan.target(config_step))
+    config_step.content = config_text(req, libs, export, plan.target(config_step))
     plan.steps.append(config_step)
     unit = unitgen.render(libs, export, req.user, unitgen.exec_start(req.python))
     plan.steps.append(Step("file", path=unitgen.UNIT_PATH, content=unit, why="systemd unit"))
+    _command_steps(req, plan)
     sysctl = sysctl_text(count_folders(libs), current_watch_limit())
     if sysctl is not None:
         plan.steps.append(Step("file", path=SYSCTL_PATH, content=sysctl, why="inotify limits"))
@@ -206,6 +293,8 @@ def describe(plan: Plan) -> list[str]:
     for step in plan.steps:
         if step.kind == "run":
             out.append(f"{'run' if step.run else 'print only'}: {' '.join(step.argv)}")
+        elif step.kind == "call":
+            out.append(f"then: {step.why}")
         elif step.kind == "dir":
             out.append(f"folder: {plan.target(step)} (mode {step.mode:o}, owner {step.owner}; {step.why})")
         else:
@@ -256,6 +345,13 @@ def apply(plan: Plan, echo: Callable[[str], None], runner: Callable = subprocess
     for step in plan.steps:
         if step.kind == "run":
             _run(step, echo, runner)
+            continue
+        if step.kind == "call":
+            assert step.action is not None
+            try:
+                echo(step.action())
+            except OSError as exc:
+                raise UserError(f"{step.why}: {exc.strerror or exc} ({exc.filename})") from None
             continue
         try:
             echo(_make_dir(plan, step) if step.kind == "dir" else _write(plan, step))

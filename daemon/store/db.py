@@ -85,12 +85,10 @@ def _migrate(db: Database, path: Path | None) -> None:
     """Bring the schema up to this version: refuse a DB from a newer homeroll, back up before a step,
     and check the DB after it (an upgrade that broke it says so at once, with the backup to restore)."""
     applied = [step.name for step in migrations.applied(db)]
-    newer = sorted(set(applied) - set(step_names()))
-    if newer:
+    refusal = newer_refusal(path, applied)
+    if refusal:
         db.close()
-        raise UserError(f"the database {path} comes from a newer homeroll (schema steps {', '.join(newer)} are "
-                        "unknown to this version): install that version again, or restore the backup taken "
-                        f"before the upgrade (homeroll db restore {path}.bak-{len(applied) - len(newer)})")
+        raise UserError(refusal)
     if not migrations.pending(db):
         return
     if path is not None and applied:
@@ -100,6 +98,26 @@ def _migrate(db: Database, path: Path | None) -> None:
         db.close()
         raise UserError(f"the database {path} failed its check after the upgrade ({check}): restore the copy "
                         f"taken before it (homeroll db restore {path}.bak-{len(applied)})")
+
+
+def newer_refusal(path: Path | None, applied: list[str]) -> str | None:
+    """Why a DB that has applied schema steps this version does not know is refused (a downgrade), or None."""
+    newer = sorted(set(applied) - set(step_names()))
+    if not newer:
+        return None
+    return (f"the database {path} comes from a newer homeroll (schema steps {', '.join(newer)} are unknown to "
+            "this version): install that version again, or restore the backup taken before the upgrade "
+            f"(homeroll db restore {path}.bak-{len(applied) - len(newer)})")
+
+
+def applied_steps(path: Path) -> list[str]:
+    """The schema steps a DB has applied, read without migrating it or changing its journal mode: what
+    `homeroll setup --upgrade` compares with this version's steps before it changes anything."""
+    conn = open_existing(path)
+    try:
+        return [step.name for step in migrations.applied(sqlite_utils.Database(conn))]
+    finally:
+        conn.close()
 
 
 def _backup(db: sqlite_utils.Database, path: Path, version: int) -> None:

@@ -18,17 +18,35 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["TEMP_PREFIX", "TEMP_SUFFIX", "PreparedFile", "fsync_dir", "pid_alive", "replace_keeping_aside",
-           "sweep_stale_temps", "temp_name", "unused_name", "write_atomic"]
+__all__ = ["TEMP_PREFIX", "TEMP_SUFFIX", "PreparedFile", "follow_shared_dir", "fsync_dir", "pid_alive",
+           "replace_keeping_aside", "sweep_stale_temps", "temp_name", "unused_name", "write_atomic"]
 
 TEMP_PREFIX = ".homeroll-"
 TEMP_SUFFIX = ".tmp"
 #: Permission bits for a file written without an explicit mode; the umask applies, as for open().
 _UMASKED = 0o666
+
+
+def follow_shared_dir(folder: Path) -> bool:
+    """A data dir with the setgid bit is shared with the household's group (`homeroll setup` makes it so):
+    let what this process creates be group-writable and closed to others, as the service's own files are.
+
+    Without this, a member whose login umask is 022 who runs `homeroll backup` first makes a backups folder
+    the service can no longer write, and the nightly backup fails. The service's unit sets UMask=0007
+    itself; this is for the CLI and the TUI, run by each member as themselves. Returns whether it applied.
+    """
+    try:
+        shared = bool(folder.stat().st_mode & stat.S_ISGID)
+    except OSError:
+        return False
+    if shared:
+        os.umask(0o007)  # the unit's UMask: the group reads and writes, others get nothing (as the folder says)
+    return shared
 
 
 def fsync_dir(folder: Path) -> None:

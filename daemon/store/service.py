@@ -3,12 +3,15 @@ status report of it all that `homeroll status` and the TUI's status screen both 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
+from homeroll.daemon.store import db as store_db
 from homeroll.daemon.store import faces as store_faces
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import sidecars as store_sidecars
@@ -30,6 +33,31 @@ FACES_TODO_CAP = 1000
 
 #: Skipped files a report with ``queues`` lists (the count in ``counts`` is always exact).
 SKIPPED_LIMIT = 500
+
+
+#: What the running install recorded at its last start (service/main.py): `setup --upgrade` compares the
+#: next version with it to list the settings it adds.
+INSTALL_VERSION, INSTALL_CONFIG_KEYS = "install.version", "install.config_keys"
+
+
+def record_install(db: Database, version: str, config_keys: list[str]) -> None:
+    with db.atomic():
+        store_items.kv_set(db, INSTALL_VERSION, version)
+        store_items.kv_set(db, INSTALL_CONFIG_KEYS, json.dumps(sorted(config_keys)))
+
+
+def recorded_install(path: Path) -> tuple[str | None, list[str] | None]:
+    """The version and config keys the DB's last service start recorded, read without migrating the DB
+    (None, None when an older homeroll ran it: it did not record them)."""
+    conn = store_db.open_existing(path)
+    try:
+        db = Database(conn)
+        if not db["kv"].exists():
+            return None, None
+        keys = store_items.kv_get(db, INSTALL_CONFIG_KEYS)
+        return store_items.kv_get(db, INSTALL_VERSION), json.loads(keys) if keys else None
+    finally:
+        conn.close()
 
 
 def job_key(name: str, field: str) -> str:

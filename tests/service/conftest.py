@@ -20,3 +20,11 @@ def service_config(make_config, tmp_path):
         return cfg, cfg.libraries[0], DB(cfg.db_path)
 
     return _make
+
+
+@pytest.fixture
+def site(tmp_path):
+    """What `homeroll setup` is pointed at: a library with a folder, an export folder to be, a scratch root."""
+    lib = tmp_path / "photos" / "anna"
+    (lib / "2024" / "06").mkdir(parents=True)
+    return {"lib": lib, "export": tmp_path / "export", "root": tmp_path / "root", "tmp": tmp_path}

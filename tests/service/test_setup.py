@@ -34,13 +34,6 @@ def setup(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
-@pytest.fixture
-def site(tmp_path):
-    lib = tmp_path / "photos" / "anna"
-    (lib / "2024" / "06").mkdir(parents=True)
-    return {"lib": lib, "export": tmp_path / "export", "root": tmp_path / "root", "tmp": tmp_path}
-
-
 def _tree(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*")) if path.exists() else []
 
@@ -52,7 +45,7 @@ def test_dry_run_lists_every_file_and_command_and_writes_nothing(site):
     root = site["root"]
     assert f"file: {root}/etc/homeroll/config.toml (mode 644; config)" in out
     assert f"file: {root}/etc/systemd/system/homeroll.service (mode 644; systemd unit)" in out
-    assert f"folder: {root}/var/lib/homeroll (mode 750, owner {USER}" in out
+    assert f"folder: {root}/var/lib/homeroll (mode 2770, owner {USER}" in out
     assert f"folder: {site['export']} (mode 2775, owner {USER}" in out
     assert f"print only: useradd --system --home-dir /var/lib/homeroll --shell /usr/sbin/nologin {USER}" in out
     assert "not running systemctl daemon-reload; systemctl enable --now homeroll" in out
@@ -106,7 +99,7 @@ def test_real_setup_into_a_scratch_root_writes_the_files_and_skips_systemctl(sit
     assert f"\nReadOnlyPaths={site['lib']}\n" in unit and f"\nReadWritePaths={site['export']}\n" in unit
     assert f"\nRequiresMountsFor={site['lib']} {site['export']}\n" in unit
     assert "\nProtectHome=yes\n" in unit
-    assert oct((root / "var/lib/homeroll").stat().st_mode & 0o7777) == "0o750"
+    assert oct((root / "var/lib/homeroll").stat().st_mode & 0o7777) == "0o2770"
     assert oct(site["export"].stat().st_mode & 0o7777) == "0o2775"
     assert "not run (--root without --real-users): useradd" in done.stdout
     assert "note: --root" in done.stdout and "not running systemctl daemon-reload" in done.stdout
@@ -114,6 +107,8 @@ def test_real_setup_into_a_scratch_root_writes_the_files_and_skips_systemctl(sit
     exec_start = re.search(r"\nExecStart=(\S+)", unit).group(1)
     assert Path(exec_start).parent == Path(sys.executable).parent
     assert subprocess.run([exec_start, "--help"], capture_output=True, timeout=60).returncode == 0
+    # Every login finds that same homeroll on its PATH.
+    assert os.readlink(root / "usr/local/bin/homeroll") == exec_start
 
 
 @as_root
@@ -140,7 +135,7 @@ def test_rerun_with_a_second_library_changes_the_libraries_and_nothing_else(site
     # A third identical run rewrites nothing.
     again = setup("--library", str(site["lib"]), "--library", str(lib2), "--export", str(site["export"]),
                   "--root", str(root)).stdout
-    assert "wrote" not in again and again.count("unchanged ") == 2
+    assert "wrote" not in again and again.count("unchanged ") == 3  # config, unit, the command link
 
 
 def test_sysctl_file_only_when_the_folders_need_more_watches(tmp_path):
@@ -251,7 +246,8 @@ def test_refuses_when_not_root(site):
     code, err = _as_nobody(["setup", "--library", str(site["lib"]), "--export", str(site["export"])])
     assert code == 2, err
     assert err.strip().splitlines() == [
-        "homeroll: setup must run as root (sudo homeroll setup ...); --dry-run shows what it would do"]
+        "homeroll: setup must run as root (sudo homeroll setup ...); --dry-run shows what it would do, "
+        "--user-unit installs for this login without root"]
     assert not site["export"].exists()
 
 
