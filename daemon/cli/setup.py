@@ -14,7 +14,7 @@ import click
 from homeroll.daemon import config as config_mod
 from homeroll.daemon.cli.context import AppContext, pass_app
 from homeroll.daemon.errors import UserError
-from homeroll.daemon.service import setup_plan, setup_user
+from homeroll.daemon.service import setup_apply, setup_plan, setup_user
 
 
 @click.command("init")
@@ -71,6 +71,8 @@ def setup(libraries: tuple[str, ...], export_dir: str | None, home_tz: str | Non
     """Install homeroll as a service: user, config, data dir, export folder, unit, inotify limits."""
     if user_unit and (members or upgrade or root):
         raise UserError("--user-unit installs for this login only: --member, --upgrade and --root need the system unit")
+    if user_unit and os.geteuid() == 0 and os.environ.get("SUDO_USER"):
+        raise UserError("run `homeroll setup --user-unit` as the login itself, without sudo: it installs into your home")
     if os.geteuid() != 0 and not (dry_run or root or user_unit):
         raise UserError("setup must run as root (sudo homeroll setup ...); --dry-run shows what it would do, "
                         "--user-unit installs for this login without root")
@@ -79,10 +81,10 @@ def setup(libraries: tuple[str, ...], export_dir: str | None, home_tz: str | Non
                              real_users=real_users, members=list(members), upgrade=upgrade)
     plan = setup_user.build(req) if user_unit else setup_plan.build(req)
     if dry_run:
-        for line in setup_plan.describe(plan):
+        for line in setup_apply.describe(plan):
             click.echo(line)
         return
-    setup_plan.apply(plan, click.echo)
+    setup_apply.apply(plan, click.echo)
 
 
 commands = [init, setup]

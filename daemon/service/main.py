@@ -236,6 +236,7 @@ def _record_start(cfg: Config, db) -> None:
 def _run_once(cfg_path: str | None) -> int:
     """scan, faces, select, export once, then exit (for cron users and tests)."""
     cfg = config_mod.load(cfg_path)
+    fsutil.follow_shared_dir(cfg.data_dir)  # a member's cron job writes the household's files too
     db = _open_db(cfg)
     check = store_db.quick_check(db)
     if check != "ok":

@@ -11,7 +11,9 @@ once and gives the group what it lacks (group ownership, read and write, setgid 
 from others what the 2770 folder already denies them (as the unit's UMask=0007 does). It changes
 modes and owners only, never content: the DB's bytes and mtime stay as they were. Files root left there
 (a `homeroll scan` run with sudo, the backup `setup --upgrade` takes) go to the service user, who must be
-able to rotate and replace them.
+able to rotate and replace them. The service user owns the folder and could plant a symlink or a hard
+link in it, so the walk changes only regular files and folders, through their own fds, and never a file
+with more than one link: root's chown and chmod cannot be steered outside the data dir.
 """
 
 from __future__ import annotations
@@ -74,43 +76,75 @@ def _ids(user: str, group: str) -> tuple[int | None, int | None]:
     return uid, gid
 
 
-def _fix(path: Path, st: os.stat_result, uid: int | None, gid: int) -> bool:
-    """Give one entry the group's access; True when anything changed."""
+def _want(st: os.stat_result) -> int:
+    mode = stat.S_IMODE(st.st_mode)
+    return (mode | (_DIR_BITS if stat.S_ISDIR(st.st_mode) else _FILE_BITS)) & ~0o007
+
+
+def _fix_fd(fd: int, uid: int | None, gid: int) -> bool:
+    """Give one opened entry the group's access; True when anything changed. Through its fd, so a name
+    swapped for a symlink meanwhile cannot redirect root's chown or chmod elsewhere."""
+    st = os.fstat(fd)
+    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        return False  # a hard link could be one to a file outside the data dir: never widen it
     changed = False
     owner = uid if (st.st_uid == 0 and uid is not None) else -1
     if st.st_gid != gid or owner != -1:
-        os.lchown(path, owner, gid)
+        os.fchown(fd, owner, gid)
         changed = True
-    mode = stat.S_IMODE(st.st_mode)
-    want = (mode | (_DIR_BITS if stat.S_ISDIR(st.st_mode) else _FILE_BITS)) & ~0o007
-    if want != mode:
-        os.chmod(path, want)  # chown may have cleared setgid, so the mode is set after it
+    mode = stat.S_IMODE(os.fstat(fd).st_mode) if changed else stat.S_IMODE(st.st_mode)
+    if mode != _want(st):
+        os.fchmod(fd, _want(st))  # after the chown, which may clear setgid
         changed = True
     return changed
 
 
+def _open_entry(name: str, dir_fd: int) -> int | None:
+    """A file or folder itself, never what a symlink points at; None for anything else (symlinks, FIFOs,
+    sockets, devices: opening some of them has effects) and for what has gone meanwhile."""
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            return None
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        return None  # ELOOP: swapped for a symlink; ENOENT: a temp file renamed away
+    opened = os.fstat(fd)
+    if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):  # swapped between the look and the open
+        os.close(fd)
+        return None
+    return fd
+
+
 def share(path: Path, user: str, group: str) -> str:
-    """Make an existing data dir the group's: the folder 2770, then every entry under it (symlinks skipped)."""
+    """Make an existing data dir the group's: the folder 2770, then every entry under it.
+
+    os.fwalk does not follow symlinks and checks each folder it enters is the one it listed, and every
+    change goes through the entry's own fd, so nothing outside the data dir is ever changed."""
     uid, gid = _ids(user, group)
     if gid is None:
         return f"{path}: group {group} does not exist (yet); run setup again once it does"
+    path = path.resolve()  # /var/lib/homeroll may be a link to a disk: the folder itself is shared
     if not path.is_dir():
         return f"{path}: not there yet; the service makes its files group-writable from the start"
     changed = 0
-    top = path.stat()
-    if _fix(path, top, uid, gid):
-        changed += 1
-    if stat.S_IMODE(path.stat().st_mode) != DATA_DIR_MODE:
-        os.chmod(path, DATA_DIR_MODE)
-    for folder, dirs, files in os.walk(path):
+    top = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        changed += _fix_fd(top, uid, gid)
+        if stat.S_IMODE(os.fstat(top).st_mode) != DATA_DIR_MODE:
+            os.fchmod(top, DATA_DIR_MODE)
+            changed += 1
+    finally:
+        os.close(top)
+    for _folder, dirs, files, dir_fd in os.fwalk(path, follow_symlinks=False):
         for name in [*dirs, *files]:
-            entry = Path(folder) / name
+            fd = _open_entry(name, dir_fd)
+            if fd is None:
+                continue
             try:
-                st = entry.lstat()
-            except FileNotFoundError:
-                continue  # a temp file the service just renamed away
-            if not stat.S_ISLNK(st.st_mode) and _fix(entry, st, uid, gid):
-                changed += 1
+                changed += _fix_fd(fd, uid, gid)
+            finally:
+                os.close(fd)
     if not changed:
         return f"{path} already shared with group {group}"
     return f"shared {path} with group {group} ({changed} files and folders given group access)"

@@ -19,10 +19,7 @@ they would load is not in the real /etc).
 from __future__ import annotations
 
 import grp
-import os
 import pwd
-import stat
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +30,6 @@ import tomli_w
 from homeroll.daemon import config as config_mod
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.service import doctor_checks, setup_household, setup_upgrade, unitgen
-from homeroll.daemon.store import fsutil
 
 DATA_DIR = Path("/var/lib/homeroll")
 SYSCTL_PATH = Path("/etc/sysctl.d/90-homeroll.conf")
@@ -78,7 +74,11 @@ class Step:
     why: str = ""
     #: False: a failure is reported and setup goes on (a container may forbid sysctl; the file is written).
     must: bool = True
+    #: For a step that may fail (must=False): what that means, said in the warning.
+    if_failed: str = ""
     action: Callable[[], str] | None = None
+    #: A file whose previous text is kept beside it (``.bak``) when it is rewritten: the config.
+    keep_previous: bool = False
 
 
 @dataclass
@@ -94,16 +94,32 @@ class Plan:
         return self.root / step.path.relative_to("/")
 
 
-def _from_config(req: Request, plan: Plan) -> None:
-    """Fill in the libraries and export folder from the installed config when they were not given."""
-    if req.libraries and req.export_dir is not None:
-        return
+def _from_config(req: Request, plan: Plan) -> config_mod.Config | None:
+    """The installed config, if any; it fills in the libraries and export folder when they were not given."""
     path = plan.target(Step("file", path=unitgen.CONFIG_PATH))
-    if not path.is_file():
+    cfg = config_mod.load(path) if path.is_file() else None
+    if cfg is None and not (req.libraries and req.export_dir is not None):
         raise UserError(f"no config at {path} yet: the first setup needs --library and --export")
-    cfg = config_mod.load(path)
-    req.libraries = req.libraries or list(cfg.libraries)
-    req.export_dir = req.export_dir or cfg.export_dir
+    if cfg is not None:
+        req.libraries = req.libraries or list(cfg.libraries)
+        req.export_dir = req.export_dir or cfg.export_dir
+    return cfg
+
+
+def _dropped_libraries(cfg: config_mod.Config | None, libs: list[Path], plan: Plan) -> None:
+    """--library replaces the list: say so for each library the new list leaves out."""
+    for lib in cfg.libraries if cfg is not None else []:
+        if lib not in libs:
+            plan.notes.append(f"library {lib} is not in the new list: the service stops watching it and its photos "
+                              "feed no new memories (they stay in the DB); give every --library to keep it")
+
+
+def data_dir_of(cfg: config_mod.Config | None, plan: Plan) -> tuple[Path, bool]:
+    """The data dir setup acts on, and whether it is the unit's StateDirectory (/var/lib/homeroll): a config's
+    own data_dir (data moved to an SSD) is used as it says, never re-rooted."""
+    if cfg is None or cfg.data_dir == DATA_DIR:
+        return plan.target(Step("dir", path=DATA_DIR)), True
+    return cfg.data_dir, False
 
 
 def check_request(req: Request) -> list[Path]:
@@ -140,8 +156,8 @@ def _user_steps(req: Request, libs: list[Path], plan: Plan) -> None:
         pw = pwd.getpwnam(req.user)
     except KeyError:
         pw = None
-        plan.steps.append(Step("run", argv=["useradd", "--system", "--home-dir", str(DATA_DIR), "--shell",
-                                            "/usr/sbin/nologin", req.user], run=run, why="the service user"))
+        plan.steps.append(Step("run", argv=["useradd", "--system", "--user-group", "--home-dir", str(DATA_DIR),
+                                            "--shell", "/usr/sbin/nologin", req.user], run=run, why="the service user"))
     member = set() if pw is None else {g.gr_name for g in grp.getgrall() if req.user in g.gr_mem}
     if pw is not None:
         member.add(grp.getgrgid(pw.pw_gid).gr_name)
@@ -163,8 +179,11 @@ def config_text(req: Request, libs: list[Path], export: Path, path: Path, data_d
     (``data_dir`` is used for a new config only)."""
     if path.exists():
         old = config_mod.load(path)
+        zone = req.home_tz or old.home_tz
+        if (old.libraries, old.export_dir, old.home_tz) == (libs, export, zone):
+            return path.read_text(encoding="utf-8")  # nothing to change: a person's comments and layout stay
         overrides = {k: v for k, v in old.to_toml().items() if k in config_mod.DEFAULTS}
-        data_dir, zone = old.data_dir, req.home_tz or old.home_tz
+        data_dir = old.data_dir
     else:
         overrides, zone = {}, req.home_tz or config_mod.system_zone()
     cfg = config_mod.build(path, libs, data_dir, export, zone, overrides)
@@ -208,11 +227,10 @@ def _member_steps(req: Request, plan: Plan) -> None:
         plan.steps.append(Step("run", argv=["usermod", "-aG", req.user, name], run=run, why=f"member {name}"))
 
 
-def _data_steps(req: Request, plan: Plan) -> None:
+def _data_steps(req: Request, plan: Plan, data_dir: Path) -> None:
     """The data dir (made only when missing), the DB migrated first on --upgrade, then shared with the group."""
-    plan.steps.append(Step("dir", path=DATA_DIR, mode=setup_household.DATA_DIR_MODE, owner=req.user,
-                           why="data dir (created only if missing)"))
-    data_dir = plan.target(Step("dir", path=DATA_DIR))
+    plan.steps.append(Step("dir", path=data_dir, mode=setup_household.DATA_DIR_MODE, owner=req.user, rooted=False,
+                           why="data dir; an existing one keeps its content"))
     if req.upgrade:
         db_path = data_dir / "homeroll.db"
         plan.notes.extend(setup_upgrade.changes(db_path))
@@ -222,12 +240,22 @@ def _data_steps(req: Request, plan: Plan) -> None:
                            why=f"give group {req.user} read and write in the data dir (modes and owners only)"))
 
 
-def _system_steps(req: Request, plan: Plan, sysctl: bool) -> None:
+def _differs(plan: Plan, step: Step) -> bool:
+    path = plan.target(step)
+    return not path.is_file() or path.read_bytes() != (step.content or "").encode("utf-8")
+
+
+def _system_steps(req: Request, plan: Plan, sysctl: bool, reinstall: bool) -> None:
+    """daemon-reload and enable --now; on a re-run that changed the config or the unit, try-restart too
+    (enable --now leaves a running service on its old config and mounts)."""
     commands = [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "homeroll"]]
+    if reinstall and not req.upgrade and any(s.kind == "file" and _differs(plan, s) for s in plan.steps):
+        commands.append(["systemctl", "try-restart", "homeroll"])
     if req.upgrade and req.root is None and systemd_running():
         # Stopped before the DB is migrated, so the old version never writes a half-upgraded DB.
         plan.steps.insert(0, Step("run", argv=["systemctl", "stop", "homeroll"], must=False,
-                                  why="the old version stops before the migration"))
+                                  why="the old version stops before the migration",
+                                  if_failed="it was not running, or has no unit yet"))
     if sysctl:
         commands.insert(0, ["sysctl", "-p", str(SYSCTL_PATH)])
     if req.root is not None:
@@ -236,22 +264,10 @@ def _system_steps(req: Request, plan: Plan, sysctl: bool) -> None:
     if not systemd_running():
         plan.notes.append("systemd is not running here (no /run/systemd/system): skipped "
                           "`systemctl daemon-reload` and `systemctl enable --now homeroll`; run them once it is")
-        commands = commands[:-2]
-    plan.steps.extend(Step("run", argv=c, must=c[0] != "sysctl") for c in commands)
-
-
-def _link_command(target: Path, script: Path) -> str:
-    """/usr/local/bin/homeroll pointing at this install, so `homeroll tui` works in every login's PATH.
-    A real file there (another install) is left alone: setup never overwrites what it did not make."""
-    if target.is_symlink():
-        if os.readlink(target) == str(script):
-            return f"unchanged {target} -> {script}"
-        target.unlink()
-    elif target.exists():
-        return f"left {target} as it is (not a link setup made); members run {script}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.symlink_to(script)
-    return f"linked {target} -> {script}"
+        commands = [c for c in commands if c[0] != "systemctl"]
+    plan.steps.extend(Step("run", argv=c, must=c[0] != "sysctl",
+                           if_failed="the file is in place for the next boot" if c[0] == "sysctl" else "")
+                      for c in commands)
 
 
 def _command_steps(req: Request, plan: Plan) -> None:
@@ -260,116 +276,38 @@ def _command_steps(req: Request, plan: Plan) -> None:
         plan.notes.append(f"no homeroll script beside {req.python or sys.executable}: {COMMAND_LINK} not linked")
         return
     target = plan.target(Step("file", path=COMMAND_LINK))
-    plan.steps.append(Step("call", action=lambda: _link_command(target, script),
+    if script.is_relative_to("/root") or unitgen.under_home(script):
+        plan.notes.append(f"warning: {script} is under /root or /home, which the service user may not reach "
+                          "(ProtectHome, a 0700 home): install homeroll in /opt (README, 'Install on a Raspberry Pi')")
+    from homeroll.daemon.service import setup_apply  # it imports this module's Plan and Step
+
+    plan.steps.append(Step("call", action=lambda: setup_apply.link_command(target, script),
                            why=f"link {COMMAND_LINK} -> {script}, so every login finds `homeroll`"))
 
 
 def build(req: Request) -> Plan:
     plan = Plan(root=req.root)
-    _from_config(req, plan)
+    cfg = _from_config(req, plan)
     libs = check_request(req)
+    _dropped_libraries(cfg, libs, plan)
     assert req.export_dir is not None
     export = req.export_dir.expanduser().absolute()
+    data_dir, standard = data_dir_of(cfg, plan)
     _user_steps(req, libs, plan)
     _member_steps(req, plan)
-    _data_steps(req, plan)
+    _data_steps(req, plan, data_dir)
     plan.steps.append(Step("dir", path=export, mode=0o2775, owner=req.user, rooted=False, why="export folder"))
-    config_step = Step("file", path=unitgen.CONFIG_PATH, mode=0o644, why="config")
+    config_step = Step("file", path=unitgen.CONFIG_PATH, mode=0o644, why="config", keep_previous=True)
     config_step.content = config_text(req, libs, export, plan.target(config_step))
     plan.steps.append(config_step)
-    unit = unitgen.render(libs, export, req.user, unitgen.exec_start(req.python))
-    plan.steps.append(Step("file", path=unitgen.UNIT_PATH, content=unit, why="systemd unit"))
+    unit = unitgen.render(libs, export, req.user, unitgen.exec_start(req.python),
+                          data_dir=None if standard else data_dir)
+    unit_step = Step("file", path=unitgen.UNIT_PATH, content=unit, why="systemd unit")
+    reinstall = plan.target(unit_step).is_file()
+    plan.steps.append(unit_step)
     _command_steps(req, plan)
     sysctl = sysctl_text(count_folders(libs), current_watch_limit())
     if sysctl is not None:
         plan.steps.append(Step("file", path=SYSCTL_PATH, content=sysctl, why="inotify limits"))
-    _system_steps(req, plan, sysctl is not None)
+    _system_steps(req, plan, sysctl is not None, reinstall)
     return plan
-
-
-def describe(plan: Plan) -> list[str]:
-    """The dry run: every folder, file (with its content) and command, in the order they would happen."""
-    out = [f"note: {n}" for n in plan.notes]
-    for step in plan.steps:
-        if step.kind == "run":
-            out.append(f"{'run' if step.run else 'print only'}: {' '.join(step.argv)}")
-        elif step.kind == "call":
-            out.append(f"then: {step.why}")
-        elif step.kind == "dir":
-            out.append(f"folder: {plan.target(step)} (mode {step.mode:o}, owner {step.owner}; {step.why})")
-        else:
-            out.append(f"file: {plan.target(step)} (mode {step.mode:o}; {step.why})")
-            out.extend(f"    {line}" for line in (step.content or "").splitlines())
-    return out
-
-
-def _chown(path: Path, user: str | None) -> str | None:
-    if user is None:
-        return None
-    try:
-        pw = pwd.getpwnam(user)
-    except KeyError:
-        return f"{path}: user {user} does not exist (yet), owner left as is"
-    st = path.stat()
-    if (st.st_uid, st.st_gid) != (pw.pw_uid, pw.pw_gid):
-        try:
-            os.chown(path, pw.pw_uid, pw.pw_gid)
-        except PermissionError:
-            return f"{path}: not root, owner left as is (run `chown {user}:{user} {path}` as root)"
-    return None
-
-
-def _make_dir(plan: Plan, step: Step) -> str:
-    path = plan.target(step)
-    if path.is_dir() and step.path == DATA_DIR:
-        return f"kept {path} (exists; the DB is never touched)"
-    path.mkdir(parents=True, exist_ok=True)
-    if stat.S_IMODE(path.stat().st_mode) != step.mode:
-        path.chmod(step.mode)
-    return _chown(path, step.owner) or f"folder {path} ready"
-
-
-def _write(plan: Plan, step: Step) -> str:
-    path = plan.target(step)
-    data = (step.content or "").encode("utf-8")
-    if path.is_file() and path.read_bytes() == data:
-        return f"unchanged {path}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fsutil.write_atomic(path, data, step.mode)
-    return f"wrote {path}"
-
-
-def apply(plan: Plan, echo: Callable[[str], None], runner: Callable = subprocess.run) -> None:
-    for note in plan.notes:
-        echo(f"note: {note}")
-    for step in plan.steps:
-        if step.kind == "run":
-            _run(step, echo, runner)
-            continue
-        if step.kind == "call":
-            assert step.action is not None
-            try:
-                echo(step.action())
-            except OSError as exc:
-                raise UserError(f"{step.why}: {exc.strerror or exc} ({exc.filename})") from None
-            continue
-        try:
-            echo(_make_dir(plan, step) if step.kind == "dir" else _write(plan, step))
-        except OSError as exc:
-            raise UserError(f"cannot write {plan.target(step)} ({exc.strerror})") from None
-
-
-def _run(step: Step, echo: Callable[[str], None], runner: Callable) -> None:
-    line = " ".join(step.argv)
-    if not step.run:
-        echo(f"not run (--root without --real-users): {line}")
-        return
-    echo(f"running: {line}")
-    try:
-        done = runner(step.argv, capture_output=True, text=True)
-    except OSError as exc:
-        raise UserError(f"`{line}` could not start ({exc.strerror})") from None
-    if done.returncode != 0 and not step.must:
-        echo(f"warning: `{line}` failed ({(done.stderr or '').strip()[-200:]}); the file is in place for the next boot")
-    elif done.returncode != 0:
-        raise UserError(f"`{line}` failed: {(done.stderr or done.stdout).strip()[-300:]}")

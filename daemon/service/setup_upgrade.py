@@ -15,11 +15,13 @@ A DB from a newer homeroll (a downgrade) is refused before anything changes, wit
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from homeroll.daemon import __version__, store
 from homeroll.daemon import config as config_mod
 from homeroll.daemon.errors import UserError
+from homeroll.daemon.store import backup as store_backup
 from homeroll.daemon.store import db as store_db
 from homeroll.daemon.store import schema as store_schema
 from homeroll.daemon.store import service as store_service
@@ -42,24 +44,44 @@ def _settings(recorded: list[str] | None) -> list[str]:
     return [f"new setting (default kept unless you set it): {_setting_line(k)}" for k in new]
 
 
+def _read(db_path: Path) -> tuple[list[str], str | None, list[str] | None]:
+    """The DB's applied steps and recorded install, or one line saying why they cannot be read."""
+    try:
+        applied = store_db.applied_steps(db_path)
+        version, keys = store_service.recorded_install(db_path)
+    except PermissionError as exc:
+        raise UserError(f"cannot read {db_path} ({exc.strerror}): run setup with sudo") from None
+    except sqlite3.DatabaseError as exc:
+        if store_db.is_damaged(exc):
+            raise UserError(f"not upgrading: {store_backup.damaged_message(db_path, str(exc))}") from None
+        raise UserError(f"not upgrading: cannot read {db_path} ({exc})") from None
+    return applied, version, keys
+
+
 def changes(db_path: Path) -> list[str]:
-    """What the upgrade will change, one line each; UserError for a DB from a newer homeroll."""
-    if not db_path.is_file():
+    """What the upgrade will change, one line each; UserError for a DB from a newer homeroll, or one that
+    cannot be read."""
+    try:
+        present = db_path.is_file()
+    except PermissionError:
+        raise UserError(f"cannot look into {db_path.parent}: run setup with sudo") from None
+    if not present:
         return [f"homeroll {__version__}; no database yet at {db_path}: the service creates it at its first start"]
-    applied = store_db.applied_steps(db_path)
+    applied, version, keys = _read(db_path)
     refusal = store_db.newer_refusal(db_path, applied)
     if refusal:
         raise UserError(f"not upgrading: {refusal}")
-    version, keys = store_service.recorded_install(db_path)
     lines = [f"homeroll {version or 'of an older release'} -> {__version__}"]
     summaries = store_schema.step_summaries()
     pending = [name for name in summaries if name not in applied]
-    if pending:
+    if pending and applied:
         lines.append(f"schema: {len(applied)} steps applied, {len(pending)} to apply; a backup "
                      f"({db_path.name}.bak-{len(applied)}) is taken first and the DB checked after")
-        lines += [f"schema step {name}: {summaries[name]}" for name in pending]
+    elif pending:
+        lines.append(f"schema: an empty database, {len(pending)} steps to apply (nothing in it to back up)")
     else:
         lines.append(f"schema: unchanged ({len(applied)} steps)")
+    lines += [f"schema step {name}: {summaries[name]}" for name in pending]
     return lines + _settings(keys)
 
 
@@ -77,5 +99,5 @@ def migrate(db_path: Path) -> str:
         db.close()
     if after == before:
         return f"database {db_path}: schema already current; quick_check {check}"
-    return (f"database {db_path}: backup {db_path.name}.bak-{before} taken, {after - before} schema steps applied, "
-            f"quick_check {check}")
+    backup = f"backup {db_path.name}.bak-{before} taken, " if before else ""
+    return f"database {db_path}: {backup}{after - before} schema steps applied, quick_check {check}"

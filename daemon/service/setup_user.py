@@ -63,13 +63,13 @@ def build(req: sp.Request) -> sp.Plan:
     assert req.export_dir is not None
     export = req.export_dir.expanduser().absolute()
     data = data_dir()
-    plan.steps.append(sp.Step("dir", path=data, mode=0o700, rooted=False, why="data dir (created only if missing)"))
+    plan.steps.append(sp.Step("dir", path=data, mode=0o700, rooted=False, why="data dir; an existing one keeps its content"))
     plan.steps.append(sp.Step("dir", path=export, mode=0o755, rooted=False, why="export folder"))
     config_step = sp.Step("file", path=config, mode=0o644, rooted=False, why="config")
     config_step.content = sp.config_text(req, libs, export, config, data)
     plan.steps.append(config_step)
     unit = unitgen.render(libs, export, getpass.getuser(), unitgen.exec_start(req.python, config), data_dir=data,
-                          config=config)
+                          user_unit=True, config=config)
     plan.steps.append(sp.Step("file", path=doctor_checks.user_unit(), content=unit, rooted=False,
                               why="systemd user unit"))
     if sp.sysctl_text(sp.count_folders(libs), sp.current_watch_limit()) is not None:

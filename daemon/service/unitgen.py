@@ -61,26 +61,28 @@ USER_UNIT_DROPS = frozenset({"User", "Group"})
 
 
 def render(libraries: list[Path], export_dir: Path, user: str, command: str, template: str | None = None,
-           *, data_dir: Path | None = None, config: Path = CONFIG_PATH) -> str:
+           *, data_dir: Path | None = None, user_unit: bool = False, config: Path = CONFIG_PATH) -> str:
     """The unit text: the template with the site lines filled in and its install comments dropped.
 
-    ``data_dir`` given: a user unit (`setup --user-unit`), whose data dir is in the owner's home, listed
-    writable because ProtectHome=read-only covers it; its install target is the user manager's default."""
-    home = data_dir is not None or any(under_home(p) for p in [*libraries, export_dir])
+    ``data_dir``: a data dir that is not the unit's StateDirectory (which systemd makes writable itself):
+    a user unit's, in the owner's home, or a system config's own (data moved to an SSD); it is listed
+    writable and its mount required. ``user_unit``: no User=/Group=, installed for the user manager's
+    default target (`setup --user-unit`)."""
+    home = user_unit or any(under_home(p) for p in [*libraries, export_dir, *([data_dir] if data_dir else [])])
+    extra = [data_dir] if data_dir is not None else []
     site = {
-        "RequiresMountsFor": _paths([*libraries, export_dir]),
+        "RequiresMountsFor": _paths([*libraries, export_dir, *extra]),
         "ReadOnlyPaths": _paths(libraries),
-        # The system unit's data dir is the StateDirectory, which systemd makes writable itself.
-        "ReadWritePaths": _paths([export_dir] if data_dir is None else [export_dir, data_dir]),
+        "ReadWritePaths": _paths([export_dir, *extra]),
         "ExecStart": command,
         "User": user,
         "Group": user,
         # /home hidden entirely would hide a library there; read-only keeps it unwritable all the same.
         "ProtectHome": "read-only" if home else "yes",
     }
-    if data_dir is not None:
+    if user_unit:
         site["WantedBy"] = "default.target"
-    drops = USER_UNIT_DROPS if data_dir is not None else frozenset()
+    drops = USER_UNIT_DROPS if user_unit else frozenset()
     lines, seen = [], set()
     for line in (template or template_text()).splitlines():
         key = line.split("=", 1)[0]

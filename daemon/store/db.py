@@ -16,6 +16,7 @@ damaged to open normally), and which SQLite errors mean the file itself is damag
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,7 @@ def connect(path: Path | str | None = None, *, migrate: bool = True) -> Database
     else:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        _create_like_open(path)
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         _setup(conn)
         conn.execute("PRAGMA journal_mode = WAL")
@@ -79,6 +81,16 @@ def connect(path: Path | str | None = None, *, migrate: bool = True) -> Database
     if migrate:
         _migrate(db, None if path is None else Path(path))
     return db
+
+
+def _create_like_open(path: Path) -> None:
+    """Make a new DB file 0666 minus the umask, as open() would. SQLite creates it 0644 minus the umask, so
+    in the household's data dir (umask 0007) it would be 0640 and no member could write it; its -wal and
+    -shm files copy the DB file's mode, so this one mode decides them all. An empty file is a new DB."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except FileExistsError:
+        pass
 
 
 def _migrate(db: Database, path: Path | None) -> None:
@@ -113,7 +125,7 @@ def newer_refusal(path: Path | None, applied: list[str]) -> str | None:
 def applied_steps(path: Path) -> list[str]:
     """The schema steps a DB has applied, read without migrating it or changing its journal mode: what
     `homeroll setup --upgrade` compares with this version's steps before it changes anything."""
-    conn = open_existing(path)
+    conn = open_existing(path, read_only=True)
     try:
         return [step.name for step in migrations.applied(sqlite_utils.Database(conn))]
     finally:
@@ -176,12 +188,17 @@ def is_damaged(exc: BaseException) -> bool:
     return (code is not None and code & 0xFF in _DAMAGED_CODES) or any(t in str(exc) for t in _DAMAGED_TEXTS)
 
 
-def open_existing(path: Path) -> sqlite3.Connection:
-    """The DB as it is: no migration, no journal-mode change, never created if it is not there."""
+def open_existing(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """The DB as it is: no migration, no journal-mode change, never created if it is not there.
+    ``read_only``: a look that must not write (a dry run): not the checkpoint a last writer's close does,
+    and not the empty -wal and -shm a read-only open leaves when there were none (then there is no WAL to
+    read, and the file is opened as immutable)."""
     if not path.is_file():
         raise UserError(f"no database at {path}")
-    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=rw", uri=True,
-                           timeout=BUSY_TIMEOUT_MS / 1000)
+    mode = "rw"
+    if read_only:
+        mode = "ro" if path.with_name(path.name + "-wal").exists() else "ro&immutable=1"
+    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return conn
 

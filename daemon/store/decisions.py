@@ -3,7 +3,8 @@
 Approve, reject, rename, a photo taken out, a cover chosen and the export each add one row to
 ``memory_decisions`` (schema step m003) inside the transaction that makes the change, so a change that
 rolls back leaves no record and a record never describes a change that did not happen. The selection's
-own updates are not decisions and are not recorded.
+own updates are not decisions and are not recorded, nor is a decision that repeats the standing one
+(approving what is approved, the same title or cover again); a re-export is a new export and is recorded.
 
 The user is the process's own: the account whose uid runs it (the service records its exports as the
 service user). Run through sudo as another account, it is ``"alice (as homeroll)"``, because the uid
@@ -42,9 +43,32 @@ def record(db: Database, memory_id: int, action: str, detail: Any = None) -> Non
     """One decision, by ``actor()`` at the DB's clock; the caller holds ``db.atomic()`` around the change."""
     if action not in ACTIONS:
         raise ValueError(f"unknown decision {action!r}")
+    text = None if detail is None else str(detail)
     with db.atomic():  # a savepoint in the caller's transaction: the change and its record commit together
+        if _repeats(db, memory_id, action, text):
+            return
         db.execute('INSERT INTO memory_decisions (memory_id, at, "by", action, detail) VALUES (?, ?, ?, ?, ?)',
-                   [memory_id, store_items.now_iso(), actor(), action, None if detail is None else str(detail)])
+                   [memory_id, store_items.now_iso(), actor(), action, text])
+
+
+#: Decisions that undo each other: approving again what the latest of them approved changes nothing.
+_SAME_QUESTION = {"approved": ("approved", "rejected"), "rejected": ("approved", "rejected"),
+                  "renamed": ("renamed",), "cover": ("cover",)}
+
+
+def _repeats(db: Database, memory_id: int, action: str, detail: str | None) -> bool:
+    """The same decision as the standing one (approve what is approved, the same title or cover again, a
+    photo taken out twice): nothing changed, nothing to record. Every export is a new export."""
+    if action == "removed_item":
+        return db.execute("SELECT 1 FROM memory_decisions WHERE memory_id = ? AND action = ? AND detail = ?",
+                          [memory_id, action, detail]).fetchone() is not None
+    group = _SAME_QUESTION.get(action)
+    if group is None:
+        return False
+    marks = ", ".join("?" for _ in group)
+    last = db.execute(f"SELECT action, detail FROM memory_decisions WHERE memory_id = ? AND action IN ({marks}) "
+                      "ORDER BY id DESC LIMIT 1", [memory_id, *group]).fetchone()
+    return last == (action, detail)
 
 
 def history(db: Database, memory_id: int) -> list[dict[str, Any]]:

@@ -49,7 +49,7 @@ def record_install(db: Database, version: str, config_keys: list[str]) -> None:
 def recorded_install(path: Path) -> tuple[str | None, list[str] | None]:
     """The version and config keys the DB's last service start recorded, read without migrating the DB
     (None, None when an older homeroll ran it: it did not record them)."""
-    conn = store_db.open_existing(path)
+    conn = store_db.open_existing(path, read_only=True)
     try:
         db = Database(conn)
         if not db["kv"].exists():

@@ -81,6 +81,24 @@ def test_each_decision_records_the_user_and_the_clock_in_order(household, monkey
     assert memory["decisions"][1] == {"at": STAMP, "by": me, "action": "renamed", "detail": "Our Lisbon"}
 
 
+def test_the_same_decision_twice_in_a_row_is_recorded_once_and_a_change_of_mind_each_time(household):
+    _, db, lisbon, items, _ = household
+    for _ in range(2):
+        store_memories.approve(db, lisbon)
+        store_memories.rename(db, lisbon, "Lisbon again")
+    store_memories.approve(db, lisbon)
+    store_memories.approve(db, lisbon)
+    store_memories.reject(db, lisbon)
+    store_memories.approve(db, lisbon)
+    store_memories.mark_exported(db, lisbon)
+    store_memories.mark_exported(db, lisbon)  # a re-export is a new export
+    store_memories.remove_item(db, lisbon, items[0])
+    store_memories.remove_item(db, lisbon, items[0])
+    assert [r[3:] for r in rows(db)] == [("approved", None), ("renamed", "Lisbon again"), ("rejected", None),
+                                         ("approved", None), ("exported", None), ("exported", None),
+                                         ("removed_item", str(items[0]))]
+
+
 def test_a_refused_change_leaves_no_record(household):
     _, db, lisbon, items, christmas = household
     store_memories.approve(db, christmas)  # an exported memory stays exported: no decision was made

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from homeroll.daemon.errors import UserError
-from homeroll.daemon.service import setup_plan, unitgen
+from homeroll.daemon.service import setup_apply, setup_plan, unitgen
 from tests.conftest import HOMEROLL, in_ci
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
@@ -45,9 +45,10 @@ def test_dry_run_lists_every_file_and_command_and_writes_nothing(site):
     root = site["root"]
     assert f"file: {root}/etc/homeroll/config.toml (mode 644; config)" in out
     assert f"file: {root}/etc/systemd/system/homeroll.service (mode 644; systemd unit)" in out
-    assert f"folder: {root}/var/lib/homeroll (mode 2770, owner {USER}" in out
+    assert f"folder: {root}/var/lib/homeroll (mode 2770, owner {USER}, when it is made; data dir" in out
     assert f"folder: {site['export']} (mode 2775, owner {USER}" in out
-    assert f"print only: useradd --system --home-dir /var/lib/homeroll --shell /usr/sbin/nologin {USER}" in out
+    assert (f"print only: useradd --system --user-group --home-dir /var/lib/homeroll --shell /usr/sbin/nologin "
+            f"{USER}") in out
     assert "not running systemctl daemon-reload; systemctl enable --now homeroll" in out
     # Full contents: the config's keys and the unit's filled-in lines.
     assert f'    export_dir = "{site["export"]}"' in out and '    home_tz = "Europe/Lisbon"' in out
@@ -131,7 +132,9 @@ def test_rerun_with_a_second_library_changes_the_libraries_and_nothing_else(site
     unit = (root / "etc/systemd/system/homeroll.service").read_text()
     assert f"\nReadOnlyPaths={site['lib']} {lib2}\n" in unit
     assert db.read_bytes() == b"not touched" and db.stat().st_mtime == 1_000_000
-    assert "kept" in done.stdout and "the DB is never touched" in done.stdout
+    assert f"kept {root / 'var/lib/homeroll'} (exists: its mode and owner are left as they are)" in done.stdout
+    # The config's meaning changed (one more library): rewritten, with the person's text kept beside it.
+    assert (root / "etc/homeroll/config.toml.bak").read_text().endswith('[memories]\nme = "Anna"\n')
     # A third identical run rewrites nothing.
     again = setup("--library", str(site["lib"]), "--library", str(lib2), "--export", str(site["export"]),
                   "--root", str(root)).stdout
@@ -163,7 +166,7 @@ def test_a_low_watch_limit_puts_the_sysctl_file_in_the_plan(site, monkeypatch):
                              root=site["root"])
     plan = setup_plan.build(req)
     lines: list[str] = []
-    setup_plan.apply(plan, lines.append)
+    setup_apply.apply(plan, lines.append)
     conf = (site["root"] / "etc/sysctl.d/90-homeroll.conf").read_text()
     assert "folders; the limit was 16" in conf and "fs.inotify.max_user_watches=524288" in conf
     assert any("sysctl -p /etc/sysctl.d/90-homeroll.conf" in n for n in plan.notes)

@@ -7,17 +7,18 @@ scratch home and checked by systemd-analyze in user mode.
 
 from __future__ import annotations
 
+import grp
 import json
 import os
+import pwd
 import re
 import sqlite3
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from homeroll.daemon import config as config_mod
 from homeroll.daemon import store
+from homeroll.daemon.service import setup_plan, unitgen
 from homeroll.daemon.store import db as store_db
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import schema as store_schema
@@ -170,15 +171,135 @@ def test_user_unit_refuses_system_only_options(site):
     assert done.returncode == 2 and "--user-unit installs for this login only" in done.stderr
 
 
-@pytest.mark.parametrize("mode", ["upgrade", "member"])
-def test_dry_runs_of_upgrade_and_member_change_nothing(site, mode):
-    site["root"].mkdir()
-    setup("--library", str(site["lib"]), "--export", str(site["export"]), "--root", str(site["root"]), "--dry-run")
-    args = ["--upgrade"] if mode == "upgrade" else ["--member", "nobody", "--library", str(site["lib"]),
-                                                    "--export", str(site["export"])]
-    if mode == "upgrade":
-        done = setup(*args, "--root", str(site["root"]), "--dry-run", check=False)
-        assert done.returncode == 2 and "the first setup needs --library and --export" in done.stderr
-    else:
-        setup(*args, "--root", str(site["root"]), "--dry-run")
-    assert list(site["root"].rglob("*")) == []
+def _tree_state(*folders: Path) -> dict[str, tuple]:
+    """Every entry's name, mode, owner, size and mtime: a dry run must leave all of it as it was."""
+    out = {}
+    for folder in folders:
+        for path in [folder, *folder.rglob("*")]:
+            st = path.lstat()
+            out[str(path)] = (st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns)
+    return out
+
+
+@as_root
+def test_dry_runs_of_upgrade_and_member_change_nothing(site):
+    root = site["root"]
+    _old_install(root, site["lib"], site["export"])
+    site["export"].mkdir()
+    before = _tree_state(root, site["export"])
+    out = setup("--upgrade", "--root", str(root), "--dry-run").stdout
+    assert "then: migrate the DB" in out
+    setup("--member", "nobody", "--root", str(root), "--dry-run")
+    assert _tree_state(root, site["export"]) == before
+
+
+@as_root
+def test_a_config_with_its_own_data_dir_is_used_as_it_says(site):
+    root, data = site["root"], site["tmp"] / "ssd" / "homeroll"
+    cfg = config_mod.build(root / "etc/homeroll/config.toml", [site["lib"]], data, site["export"], "UTC")
+    config_mod.save(cfg)
+    data.mkdir(parents=True)
+    db = store.connect(data / "homeroll.db")
+    db.close()
+    out = setup("--upgrade", "--root", str(root), "--dry-run").stdout
+    assert f"folder: {data} (mode 2770" in out and f"folder: {root}/var/lib/homeroll" not in out
+    setup("--root", str(root))
+    unit = (root / "etc/systemd/system/homeroll.service").read_text()
+    assert f"\nReadWritePaths={site['export']} {data}\n" in unit
+    assert f"\nRequiresMountsFor={site['lib']} {site['export']} {data}\n" in unit
+    assert not (root / "var/lib/homeroll").exists()
+
+
+@as_root
+def test_a_rerun_keeps_a_hand_edited_config_and_an_existing_export_folder_as_they_are(site):
+    root = site["root"]
+    site["export"].mkdir()
+    site["export"].chmod(0o777)  # a Samba share with modes of its own
+    setup("--library", str(site["lib"]), "--export", str(site["export"]), "--home-tz", "UTC", "--root", str(root))
+    assert oct(site["export"].stat().st_mode & 0o7777) == "0o777"
+    cfg_path = root / "etc/homeroll/config.toml"
+    edited = cfg_path.read_text() + "\n# the Pi is slow\n[faces]\nenabled = false  # for now\n"
+    cfg_path.write_text(edited)
+    done = setup("--member", "nobody", "--root", str(root))
+    assert f"unchanged {cfg_path}" in done.stdout and cfg_path.read_text() == edited
+    lib2 = site["tmp"] / "photos" / "ben"
+    lib2.mkdir()
+    done = setup("--library", str(lib2), "--root", str(root))
+    assert (f"note: library {site['lib']} is not in the new list: the service stops watching it") in done.stdout
+    assert f"(the previous one, with any comments in it, is {cfg_path}.bak)" in done.stdout
+    assert (root / "etc/homeroll/config.toml.bak").read_text() == edited
+    assert config_mod.load(cfg_path)["faces"]["enabled"] is False  # the setting stays, the comment is in .bak
+
+
+@as_root
+def test_upgrade_of_a_damaged_database_is_one_line(site):
+    root = site["root"]
+    db_path = _old_install(root, site["lib"], site["export"])
+    db_path.write_bytes(b"this is not a database" * 100)
+    done = setup("--upgrade", "--root", str(root), "--dry-run", check=False)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "not upgrading: the database" in done.stderr and "is damaged" in done.stderr
+    assert "homeroll db restore" in done.stderr and "internal error" not in done.stderr
+
+
+def test_plan_order_with_systemd_upgrade_stops_first_and_a_changed_rerun_restarts(site, monkeypatch, tmp_path):
+    """The plan as systemd would get it (paths redirected into tmp; nothing is applied)."""
+    monkeypatch.setattr(setup_plan, "systemd_running", lambda: True)
+    monkeypatch.setattr(unitgen, "CONFIG_PATH", tmp_path / "etc/config.toml")
+    monkeypatch.setattr(unitgen, "UNIT_PATH", tmp_path / "etc/homeroll.service")
+    monkeypatch.setattr(setup_plan, "DATA_DIR", tmp_path / "var/homeroll")
+    monkeypatch.setattr(setup_plan, "SYSCTL_PATH", tmp_path / "etc/sysctl.conf")
+    monkeypatch.setattr(setup_plan, "COMMAND_LINK", tmp_path / "bin/homeroll")
+    req = lambda **kw: setup_plan.Request(libraries=[site["lib"]], export_dir=site["export"], home_tz="UTC",  # noqa: E731
+                                          user=USER, **kw)
+    first = setup_plan.build(req())
+    runs = [s.argv for s in first.steps if s.kind == "run" and s.argv[0] == "systemctl"]
+    assert runs == [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "homeroll"]]
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/homeroll.service").write_text("an older unit\n")
+    again = setup_plan.build(req())
+    assert [s.argv for s in again.steps if s.kind == "run"][-1] == ["systemctl", "try-restart", "homeroll"]
+    (tmp_path / "var/homeroll").mkdir(parents=True)
+    store.connect(tmp_path / "var/homeroll/homeroll.db").close()
+    upgrade = setup_plan.build(req(upgrade=True))
+    kinds = [(s.kind, s.argv[:2] or s.why.split()[0]) for s in upgrade.steps]
+    assert kinds[0] == ("run", ["systemctl", "stop"])
+    whys = [s.why for s in upgrade.steps if s.kind == "call"]
+    assert whys[0].startswith("migrate the DB") and whys[1].startswith(f"give group {USER}")
+    assert ["systemctl", "try-restart", "homeroll"] not in [s.argv for s in upgrade.steps]
+
+
+@as_root
+def test_sharing_the_data_dir_never_reaches_outside_it(site):
+    """The service user owns the data dir and could plant links in it: root's walk must not follow them."""
+    from homeroll.daemon.service import setup_household
+
+    outside = site["tmp"] / "outside"
+    outside.mkdir()
+    secret, linked = outside / "secret", outside / "linked"
+    for path in (secret, linked):
+        path.write_text("root's own")
+        path.chmod(0o600)
+    real = site["tmp"] / "disk" / "homeroll"
+    (real / "thumbs").mkdir(parents=True)
+    (real / "homeroll.db").write_bytes(b"x")
+    (real / "homeroll.db").chmod(0o640)
+    (real / "to-secret").symlink_to(secret)
+    (real / "to-outside").symlink_to(outside, target_is_directory=True)
+    os.link(linked, real / "hard")
+    os.mkfifo(real / "fifo")
+    data = site["tmp"] / "var-lib-homeroll"
+    data.symlink_to(real, target_is_directory=True)  # /var/lib/homeroll -> a disk
+
+    said = setup_household.share(data, "nobody", "nogroup")
+    nobody = pwd.getpwnam("nobody")
+    assert said.startswith(f"shared {real} with group nogroup")
+    for path in (real, real / "thumbs", real / "homeroll.db"):
+        st = path.stat()
+        assert (st.st_uid, st.st_gid) == (nobody.pw_uid, grp.getgrnam("nogroup").gr_gid), path
+        assert st.st_mode & 0o070 in (0o060, 0o070) and not st.st_mode & 0o007, oct(st.st_mode)
+    assert oct(real.stat().st_mode & 0o7777) == "0o2770"
+    for untouched in (secret, linked, outside, real / "fifo"):
+        st = untouched.stat()
+        assert (st.st_uid, st.st_gid) == (0, 0) and st.st_mode & 0o077 in (0, 0o055, 0o044), (untouched, oct(st.st_mode))
+    assert setup_household.share(data, "nobody", "nogroup") == f"{real} already shared with group nogroup"
