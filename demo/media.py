@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +138,96 @@ def scene(seed: int, size: tuple[int, int] = (1600, 1200), palette: str = "home"
         draw.rectangle((x, yy - s * 2, x + s, yy), fill=tuple(rng.randint(30, 230) for _ in range(3)))
     noise = np.asarray(image, dtype=np.int16) + np.random.default_rng(seed).integers(-9, 10, (h, w, 3))
     return Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8), "RGB")
+
+
+def _tone(seconds: float, hz: float, rate: int, phase: float = 0.0) -> np.ndarray:
+    """A stereo sine at ``hz``, quiet enough to mix: (2, n) float32."""
+    t = np.arange(round(seconds * rate), dtype=np.float64) / rate
+    wave = (0.4 * np.sin(2 * math.pi * hz * t + phase)).astype(np.float32)
+    return np.stack([wave, wave])
+
+
+def _mux_tone(container, stream, samples: np.ndarray, rate: int) -> None:
+    import av
+
+    size = stream.codec_context.frame_size or 1024
+    layout = "stereo"
+    fmt = stream.codec_context.format.name
+    for pos in range(0, samples.shape[1], size):
+        chunk = samples[:, pos:pos + size]
+        if fmt.endswith("p"):
+            data = chunk if fmt == "fltp" else (chunk * 32767).astype(np.int16)
+        else:  # packed formats (flac's s16) interleave the channels in one plane
+            data = (chunk.T.reshape(1, -1) * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=fmt, layout=layout)
+        frame.sample_rate, frame.pts = rate, pos
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
+def write_tone(path: Path, seconds: float = 5.0, hz: float = 440.0, rate: int = 44100) -> Path:
+    """A music file of a steady tone (.m4a AAC, .mp3, .ogg Opus or .flac): stands in for a user's music."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    codec, fmt, sample_fmt = {".m4a": ("aac", "ipod", "fltp"), ".mp3": ("libmp3lame", "mp3", "fltp"),
+                              ".ogg": ("libopus", "ogg", "s16"), ".flac": ("flac", "flac", "s16")}[path.suffix.lower()]
+    rate = 48000 if codec == "libopus" else rate  # Opus runs at 48 kHz only
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.layout = "stereo"
+        stream.format = sample_fmt
+        _mux_tone(container, stream, _tone(seconds, hz, rate), rate)
+    return path
+
+
+def write_clip(path: Path, seconds: float = 2.0, fps: float = 30, size: tuple[int, int] = (320, 180), *,
+               rotation: int = 0, variable_rate: bool = False, ten_bit: bool = False, tone_hz: float | None = None,
+               seed: int = 0) -> Path:
+    """A phone-like clip: H.264 (or 10-bit HEVC tagged BT.2020/HLG with ``ten_bit``), optional AAC tone,
+    a display rotation (``rotation`` degrees, as a phone writes for portrait), and with ``variable_rate``
+    frame gaps that alternate 1 and 3 ticks of 1/(2 fps). The picture is a bar moving left to right over a
+    gradient, so the frame shown at a time can be told from its content."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rate = 48000
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx265" if ten_bit else "libx264", rate=round(fps))
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p10le" if ten_bit else "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        if ten_bit:
+            stream.options["x265-params"] = "log-level=error"
+            ctx = stream.codec_context
+            ctx.color_primaries, ctx.color_trc, ctx.colorspace = 9, 18, 9  # BT.2020, HLG, BT.2020 NCL
+        if variable_rate:
+            stream.codec_context.time_base = Fraction(1, round(2 * fps))
+        if rotation:
+            stream.set_display_rotation(rotation)
+        audio = None
+        if tone_hz is not None:
+            audio = container.add_stream("aac", rate=rate)
+            audio.layout = "stereo"
+        base = np.random.default_rng(seed).integers(40, 200, size=3)
+        w, h = size
+        ramp = np.linspace(0, 60, w, dtype=np.float32)[None, :, None]
+        tick, n = 0, 0
+        end = seconds * (2 * fps if variable_rate else fps)
+        while tick < end:
+            pixels = np.clip(base[None, None, :] + ramp, 0, 255).astype(np.uint8).repeat(h, axis=0)
+            x = int(tick / end * (w - 20))
+            pixels[:, x:x + 20] = 255
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = tick
+            for packet in stream.encode(frame):
+                container.mux(packet)
+            n += 1
+            tick += (1 if n % 2 else 3) if variable_rate else 1
+        for packet in stream.encode():
+            container.mux(packet)
+        if audio is not None:
+            _mux_tone(container, audio, _tone(seconds, tone_hz, rate), rate)
+    return path
