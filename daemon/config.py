@@ -121,6 +121,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         # "" = Source Sans Pro (font-source-sans-pro), else DejaVu Sans, else Pillow's bundled font.
         "font": "",
         "jpeg_quality": 90,
+        # What an approved memory becomes: any of "collage", "video", "album" (see export_outputs below).
+        "outputs": ["collage", "video"],
+        # The film's height in pixels (1080 = 1920x1080; 720 for slow Pis) and length (0 = automatic, 20-60 s).
+        "video_height": 1080,
+        "video_seconds": 0,
+        # At most this long from each of the memory's own videos.
+        "clip_seconds": 3.0,
+        # "" = no music; else a folder of the household's own mp3/m4a/ogg/flac (never shipped or fetched).
+        "music_dir": "",
+        # "auto" = the Pi's hardware encoder where it works, else libx264; or name one.
+        "video_encoder": "auto",
     },
     "backup": {
         # Nightly backups of the DB kept in <data_dir>/backups (the oldest beyond this are deleted); 0 = none.
@@ -228,6 +239,46 @@ def _check_backup(path: Path, backup: dict[str, Any]) -> None:
         raise UserError(f"{path}: [backup] cron = {cron!r} is not a crontab line (five fields, e.g. '30 3 * * *')")
 
 
+#: What an export can write, in the order they are rendered.
+EXPORT_OUTPUTS = ("collage", "video", "album")
+#: The encoders collage/encoder.py knows (its ENCODERS; here so that a load need not import PyAV).
+VIDEO_ENCODERS = ("auto", "libx264", "h264_v4l2m2m")
+
+
+def export_outputs(value: Any, where: str) -> tuple[str, ...]:
+    """``[export] outputs`` (a list) or ``--outputs`` (a comma list) as a tuple in EXPORT_OUTPUTS order."""
+    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise UserError(f"{where} = {value!r} must be a list like [\"collage\", \"video\"]")
+    unknown = [n for n in names if n not in EXPORT_OUTPUTS]
+    if unknown or not names:
+        what = f"unknown output {unknown[0]!r}" if unknown else "no output"
+        raise UserError(f"{where}: {what} (choose one or more of {', '.join(EXPORT_OUTPUTS)})")
+    return tuple(n for n in EXPORT_OUTPUTS if n in names)
+
+
+def _check_export(path: Path, export: dict[str, Any]) -> None:
+    """The video settings are checked at load: a typo must not surface as a failed render at 3 am."""
+    if isinstance(export["outputs"], str):  # a comma list is for --outputs; the file says it as TOML does
+        raise UserError(f"{path}: [export] outputs = {export['outputs']!r} must be a list like [\"collage\", \"video\"]")
+    export_outputs(export["outputs"], f"{path}: [export] outputs")
+    if export["video_seconds"] and isinstance(export["video_seconds"], int | float) and export["video_seconds"] < 10:
+        # cards and one photo take about 5 s: shorter can never render, and would fail every export
+        raise UserError(f"{path}: [export] video_seconds = {export['video_seconds']!r} must be 0 (from the picks) "
+                        "or at least 10")
+    for key, low, high in (("video_height", 144, 2160), ("video_seconds", 0, 600), ("clip_seconds", 0.5, 30)):
+        value = export[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise UserError(f"{path}: [export] {key} = {value!r} must be a number from {low} to {high}")
+    if export["video_height"] % 2:
+        raise UserError(f"{path}: [export] video_height = {export['video_height']!r} must be even (H.264 needs it)")
+    if not isinstance(export["music_dir"], str):
+        raise UserError(f"{path}: [export] music_dir = {export['music_dir']!r} must be a folder name or \"\"")
+    if export["video_encoder"] not in VIDEO_ENCODERS:
+        raise UserError(f"{path}: [export] video_encoder = {export['video_encoder']!r}: choose from "
+                        f"{', '.join(VIDEO_ENCODERS)}")
+
+
 def system_zone() -> str:
     """The machine's zone name, for `init` when --home-tz is not given."""
     try:
@@ -255,6 +306,7 @@ def build(
                 raise UserError(f"{path}: unknown key {key!r} in [{name}]")
             sections[name][key] = value
     _check_backup(path, sections["backup"])
+    _check_export(path, sections["export"])
     libs = [Path(p).expanduser().absolute() for p in libraries]
     data = Path(data_dir).expanduser().absolute()
     lib = library_containing(data, libs)

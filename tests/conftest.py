@@ -53,6 +53,9 @@ def make_config(tmp_path):
     """Build and save a config with temporary library, data and export dirs; returns the Config."""
 
     def _make(libraries: list[Path] | None = None, home_tz: str = "Europe/Berlin", **sections) -> config_mod.Config:
+        # Collages only, unless a test asks for more: a 1080p film per export would make every export test a
+        # render bench (tests/collage/test_export_outputs.py and test_video.py test the film).
+        sections["export"] = {"outputs": ["collage"], **sections.get("export", {})}
         libs = libraries or [tmp_path / "library"]
         for lib in libs:
             lib.mkdir(parents=True, exist_ok=True)

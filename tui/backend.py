@@ -87,26 +87,28 @@ class Backend:
     def set_cover(self, memory_id: int, item_id: int) -> None:
         self._call(store_memories.set_cover, memory_id, item_id)
 
-    def export(self, memory_id: int, preview_path: Path | None = None) -> Path:
-        """Render the collage (to the export folder, or only to ``preview_path``). Slow: workers only."""
+    def export(self, memory_id: int, preview_path: Path | None = None, outputs: list[str] | None = None) -> Path:
+        """Render the memory's ``outputs`` (default ``[export] outputs``) to the export folder, or only its
+        collage to ``preview_path``. Slow: workers only."""
         # Imported on first use: the renderer is not needed to browse, and the first paint should not wait.
-        from homeroll.daemon.collage import export
+        from homeroll.daemon.collage import export, film_export
 
         # Its own connection: a render takes seconds and must not hold the lock the screens read through.
         db = store.connect(self._db_path)
         try:
             if preview_path is not None:
                 return export.export_memory(self.cfg, db, memory_id, preview_path=preview_path)
-            return export.export_memory(self.cfg, db, memory_id)
+            # the film at the job's low priority: the TUI's own thread (and the household's keys) stay first
+            return export.export_memory(self.cfg, db, memory_id, outputs=outputs, nice=film_export.JOB_NICE)
         finally:
             db.close()
 
-    def approve_and_export(self, memory_id: int) -> Path:
+    def approve_and_export(self, memory_id: int, outputs: list[str] | None = None) -> Path:
         """'Export now' on a suggestion is the household's approval too: approve, then export."""
         memory = self.memory(memory_id)
         if memory is not None and memory.get("status") == "suggested":
             self.approve(memory_id)
-        return self.export(memory_id)
+        return self.export(memory_id, outputs=outputs)
 
     # -- people ---------------------------------------------------------------------------------
     def people(self) -> list[dict[str, Any]]:

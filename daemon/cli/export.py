@@ -1,4 +1,5 @@
-"""`homeroll export ID`: render an approved memory's collage into the export folder (or a preview file)."""
+"""`homeroll export ID`: render an approved memory's collage, video and album folder into the export folder
+(or its collage into a preview file)."""
 
 from __future__ import annotations
 
@@ -21,19 +22,31 @@ from homeroll.daemon.collage.render import PRESETS, STYLES
               help="Look: clean (white), dark, polaroid (caption band), bw (default: [export] style).")
 @click.option("--no-title", is_flag=True, help="No title and date caption.")
 @click.option("--force", is_flag=True, help="Export even if the memory is not approved.")
+@click.option("--outputs", default=None, metavar="LIST",
+              help="What to make, a comma list of collage, video, album (default: [export] outputs).")
 @click.option("--preview", "preview", type=click.Path(dir_okay=False), default=None,
               help="Write the collage to this file (.jpg or .png) instead; nothing is marked or recorded.")
 @pass_app
 def export(app: AppContext, memory_id: int, layout: str | None, size: str | None, style: str | None,
-           no_title: bool, force: bool, preview: str | None) -> None:
-    """Render memory MEMORY_ID as a collage; prints the collage's path as the last line."""
-    from homeroll.daemon.collage.export import export_memory
+           no_title: bool, force: bool, outputs: str | None, preview: str | None) -> None:
+    """Render memory MEMORY_ID's outputs; prints each file's path, the collage's (else the video's, else the
+    album folder's) as the last line."""
+    from homeroll.daemon.collage.export import export_memory, export_outputs_of
+    from homeroll.daemon.errors import UserError
 
     cfg = app.config
     title = bool(cfg["export"]["title"]) and not no_title
-    path = export_memory(cfg, app.db, memory_id, layout=layout, size=size, style=style, title=title, force=force,
-                         preview_path=Path(preview) if preview else None)
-    click.echo(str(path))
+    if preview:
+        if outputs is not None:
+            raise UserError("--preview renders the collage only: leave out --outputs")
+        click.echo(str(export_memory(cfg, app.db, memory_id, layout=layout, size=size, style=style, title=title,
+                                     force=force, preview_path=Path(preview))))
+        return
+    written = export_outputs_of(cfg, app.db, memory_id, layout=layout, size=size, style=style, title=title,
+                                force=force, outputs=outputs)
+    main = next(p for key, p in written.items() if key != "sidecar")
+    for path in [*(p for p in written.values() if p != main), main]:
+        click.echo(str(path))
 
 
 commands = [export]

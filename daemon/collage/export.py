@@ -1,14 +1,16 @@
-"""Exporting an approved memory: pick its photos, render the collage, write it and a JSON sidecar into
-the household's export folder, and record that the memory is exported. Also the export job that does
-this for every newly approved memory.
+"""Exporting an approved memory: pick its photos, render its outputs (a collage, a video, an album folder;
+``[export] outputs``), write them and a JSON sidecar into the household's export folder, and record that
+the memory is exported. Also the export job that does this for every newly approved memory.
 
-This module only orchestrates; the parts with rules of their own live elsewhere: names.py makes the file
-names (safe, unique, never a person's file), store/fsutil.py writes atomically, render.py draws. What it
-adds is the safety of the folder as a whole, because the folder is a share other people and programs use:
-  * both files are prepared (fsynced) before either is renamed into place, sidecar first, so a crash or
-    SIGKILL leaves no half JPEG and the next run finds its own name again;
-  * temp files a killed export left behind (where O_TMPFILE is missing) are swept on the next export;
-  * a re-export replaces only the files recorded for that memory;
+This module only orchestrates; the parts with rules of their own live elsewhere: names.py makes the names
+(safe, unique, never a person's file), store/fsutil.py writes atomically, render.py draws the collage,
+film_export.py and video.py make the film, album.py builds the folder. What it adds is the safety of the
+folder as a whole, because the folder is a share other people and programs use:
+  * every output is prepared (fsynced, with no name yet) before any is renamed into place, sidecar first,
+    so a crash or SIGKILL leaves no half JPEG or MP4 and the next run finds its own names again;
+  * temp files and folders a killed export left behind (where O_TMPFILE is missing) are swept on the next
+    export;
+  * a re-export replaces only the files and the folder recorded for that memory;
   * the library is never written: the folder must not be inside a library root, and it is never created
     (an unmounted share must not silently become a local folder).
 """
@@ -20,7 +22,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +31,14 @@ from typing import Any
 from sqlite_utils import Database
 
 from homeroll.daemon import __version__
+from homeroll.daemon.collage import album as albums
 from homeroll.daemon.collage import caption as captions
+from homeroll.daemon.collage import film_export
 from homeroll.daemon.collage.layout import LAYOUTS
-from homeroll.daemon.collage.names import safe_stem, target_names
+from homeroll.daemon.collage.names import ExportNames, safe_stem, target_paths
 from homeroll.daemon.collage.render import PRESETS, STYLES, Caption, Collage, encode_collage, render_collage
 from homeroll.daemon.collage.sources import Source
-from homeroll.daemon.config import Config, library_containing
+from homeroll.daemon.config import Config, export_outputs, library_containing
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.store import exports as store_exports
 from homeroll.daemon.store import fsutil
@@ -43,7 +47,7 @@ from homeroll.daemon.store import memories as store_memories
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ExportFolderError", "export_memory", "run_export_job"]
+__all__ = ["ExportFolderError", "export_memory", "export_outputs_of", "run_export_job"]
 
 #: Test hook: seconds to sleep after the data is written and before it is linked into place.
 PAUSE_ENV = "HOMEROLL_TEST_EXPORT_PAUSE"
@@ -144,8 +148,36 @@ def _render(cfg: Config, memory: dict[str, Any], options: _Options) -> Collage:
         raise UserError(f"memory {memory['id']}: {exc}") from None
 
 
-def _sidecar_bytes(memory: dict[str, Any], collage: Collage, options: _Options, image_name: str) -> bytes:
-    sidecar = {
+@dataclass
+class _Made:
+    """What one export rendered and prepared, none of it visible under its name yet."""
+
+    names: ExportNames
+    collage: Collage | None = None
+    image: bytes | None = None
+    video: fsutil.PreparedFile | None = None
+    film: Any = None  # video.FilmInfo
+    album: albums.PreparedAlbum | None = None
+
+    def written(self) -> dict[str, Path]:
+        """output -> path, in the order they are put in place (after the sidecar)."""
+        made = {"collage": self.image is not None, "video": self.video is not None, "album": self.album is not None}
+        paths = {"collage": self.names.image, "video": self.names.video, "album": self.names.album}
+        return {output: paths[output] for output, present in made.items() if present}
+
+
+def _skipped(made: _Made) -> list[dict[str, str]]:
+    """Every source an output left out, once (the collage's reasons first)."""
+    out: dict[str, str] = {}
+    for part in (made.collage and made.collage.skipped, made.film and made.film.skipped,
+                 made.album and made.album.skipped):
+        for path, reason in part or []:
+            out.setdefault(path, reason)
+    return [{"path": path, "reason": reason} for path, reason in out.items()]
+
+
+def _sidecar_bytes(memory: dict[str, Any], made: _Made, options: _Options) -> bytes:
+    sidecar: dict[str, Any] = {
         "generator": "homeroll",
         "homeroll_version": __version__,
         "memory_id": memory["id"],
@@ -156,16 +188,23 @@ def _sidecar_bytes(memory: dict[str, Any], collage: Collage, options: _Options, 
         "dates": captions.date_range_text(memory["start"], memory["end"]),
         "place": memory["place"],
         "people": memory["people"],
-        "layout": collage.layout,
-        "size": options.size,
-        "style": options.style,
-        "width": collage.image.width,
-        "height": collage.image.height,
-        "image": image_name,
-        "sources": [p.path for p in sorted(collage.placements, key=lambda p: p.index)],
-        "skipped": [{"path": path, "reason": reason} for path, reason in collage.skipped],
-        "exported_at": store_items.now_iso(),
+        "outputs": list(made.written()),
     }
+    sources = [p["path"] for p in memory["picks"] if p["path"]]
+    if made.collage is not None:
+        collage = made.collage
+        sources = [p.path for p in sorted(collage.placements, key=lambda p: p.index)]
+        sidecar.update(layout=collage.layout, size=options.size, style=options.style, width=collage.image.width,
+                       height=collage.image.height, image=made.names.image.name)
+    elif made.film is not None:
+        sources = list(made.film.sources)
+    sidecar["sources"] = sources
+    if made.film is not None:
+        sidecar["video"] = film_export.video_sidecar(made.film, made.names.video.name)
+    if made.album is not None:
+        sidecar["album"] = {"folder": made.names.album.name, "files": made.album.files, "copies": made.album.copies}
+    sidecar["skipped"] = _skipped(made)
+    sidecar["exported_at"] = store_items.now_iso()
     return (json.dumps(sidecar, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
@@ -179,27 +218,13 @@ def _test_pause() -> None:
         time.sleep(float(pause))
 
 
-def _write_in_order(folder: Path, files: list[tuple[Path, bytes]], mode: int) -> None:
-    """Prepare every file in ``folder``, then rename them into place in the order given."""
-    unnamed = not os.environ.get(NO_TMPFILE_ENV)
-    with ExitStack() as stack:
-        prepared = [stack.enter_context(fsutil.PreparedFile(folder, data, mode, unnamed=unnamed))
-                    for _, data in files]
-        _test_pause()
-        for (target, _), item in zip(files, prepared, strict=True):
-            item.commit(target)
-    fsutil.fsync_dir(folder)
-
-
 def _remove_earlier(folder: Path, own: set[str], keep: set[str]) -> None:
-    """Remove this memory's earlier files (a renamed memory gets a new name) once the new ones are in place."""
+    """Remove this memory's earlier files and album folder (a renamed memory gets new names) once the new
+    ones are in place; only entries directly in the folder, and never through a symlink."""
     for old in own - keep:
         old_path = Path(old)
-        if old_path.parent == folder and old_path.is_file() and not old_path.is_symlink():
-            try:
-                old_path.unlink()
-            except OSError as exc:
-                log.warning("could not remove the earlier export %s: %s", old_path, exc.strerror)
+        if old_path.parent == folder and (old_path.is_file() or old_path.is_dir()) and not old_path.is_symlink():
+            albums.remove_entry(old_path)
 
 
 # ------------------------------------------------------------------------------------------ export
@@ -212,7 +237,8 @@ def _export_preview(cfg: Config, memory: dict[str, Any], options: _Options, prev
     collage = _render(cfg, memory, options)
     fmt = "PNG" if target.suffix.lower() == ".png" else "JPEG"
     try:
-        _write_in_order(target.parent, [(target, encode_collage(collage, fmt, options.quality))], options.mode)
+        fsutil.write_atomic(target, encode_collage(collage, fmt, options.quality), options.mode,
+                            unnamed=not os.environ.get(NO_TMPFILE_ENV))
     except OSError as exc:
         raise UserError(f"cannot write preview {target}: {exc.strerror or exc}") from None
     log.info("preview of memory %d (%s, %s, %s) written to %s", memory["id"], collage.layout, options.size,
@@ -220,55 +246,118 @@ def _export_preview(cfg: Config, memory: dict[str, Any], options: _Options, prev
     return target
 
 
-def export_memory(cfg: Config, db: Database, memory_id: int, *, layout: str | None = None, size: str | None = None,
-                  style: str | None = None, title: bool = True, force: bool = False,
-                  preview_path: Path | str | None = None) -> Path:
-    """Render memory ``memory_id`` and write it; returns the collage's path.
+def _prepare(cfg: Config, memory: dict[str, Any], options: _Options, outputs: tuple[str, ...], names: ExportNames,
+             nice: int, stack: ExitStack) -> _Made:
+    """Render every output into files with no name yet (discarded when ``stack`` closes uncommitted)."""
+    made = _Made(names)
+    folder = names.sidecar.parent
+    if "collage" in outputs:
+        made.collage = _render(cfg, memory, options)
+        made.image = encode_collage(made.collage, "JPEG", options.quality)
+    if "video" in outputs:
+        made.video, made.film = film_export.render_video(cfg, memory, folder, options.mode, nice=nice,
+                                                         unnamed=not os.environ.get(NO_TMPFILE_ENV))
+        stack.callback(made.video.discard)
+    if "album" in outputs:
+        extras: list[albums.Extra] = []
+        if made.image is not None:
+            extras.append((names.image.name, albums.bytes_writer(made.image)))
+        if made.video is not None:
+            extras.append((names.video.name, made.video.copy_into))
+        made.album = stack.enter_context(albums.prepare_album(folder, memory["picks"], extras, options.mode))
+    return made
 
-    With ``preview_path`` the collage goes there and nothing is recorded or marked (any status).
-    Otherwise the memory must be approved (or exported already) unless ``force``.
-    """
+
+def _write_outputs(cfg: Config, memory: dict[str, Any], options: _Options, outputs: tuple[str, ...],
+                   names: ExportNames, nice: int) -> _Made:
+    """Prepare everything, then put it in place: the sidecar first (if we die between the renames, the next
+    run finds its own names again through it), the collage, the video, the album folder last."""
+    folder = names.sidecar.parent
+    unnamed = not os.environ.get(NO_TMPFILE_ENV)
+    with ExitStack() as stack:
+        made = _prepare(cfg, memory, options, outputs, names, nice, stack)
+        files = [(names.sidecar, _sidecar_bytes(memory, made, options))]
+        if made.image is not None:
+            files.append((names.image, made.image))
+        prepared = [stack.enter_context(fsutil.PreparedFile(folder, data, options.mode, unnamed=unnamed))
+                    for _, data in files]
+        _test_pause()
+        for (target, _), item in zip(files, prepared, strict=True):
+            item.commit(target)
+        if made.video is not None:
+            made.video.commit(names.video)
+        fsutil.fsync_dir(folder)
+        if made.album is not None:
+            made.album.commit(names.album)
+    return made
+
+
+def export_outputs_of(cfg: Config, db: Database, memory_id: int, *, layout: str | None = None,
+                      size: str | None = None, style: str | None = None, title: bool = True, force: bool = False,
+                      outputs: Sequence[str] | str | None = None, nice: int = 0) -> dict[str, Path]:
+    """Render memory ``memory_id``'s outputs into the export folder; returns output -> path (the sidecar
+    as "sidecar"). ``outputs`` (a list or a comma list) defaults to ``[export] outputs``; ``nice`` lowers
+    the video render's priority (the background job's). The memory must be approved (or exported
+    already) unless ``force``."""
     options = _options(cfg, layout, size, style, title)
+    chosen = export_outputs(outputs, "--outputs") if outputs is not None else \
+        export_outputs(cfg["export"]["outputs"], "[export] outputs")
     memory = store_exports.memory_for_export(db, memory_id)
     if memory is None:
         raise UserError(f"no memory with id {memory_id}")
-    if preview_path is not None:
-        return _export_preview(cfg, memory, options, preview_path)
-
     if memory["status"] not in ("approved", "exported") and not force:
         raise UserError(f"memory {memory_id} is {memory['status']}, not approved: approve it first "
                         f"(homeroll memories approve {memory_id}) or pass --force")
     folder = cfg.export_dir
     _check_folder(cfg, folder)
-    collage = _render(cfg, memory, options)
-    image_bytes = encode_collage(collage, "JPEG", options.quality)
-
     own = {p for e in store_exports.exports_for(db, memory_id) for p in (e["path"], e["sidecar"]) if p}
     others = store_exports.paths_owned_by_others(db, memory_id)
     stem = safe_stem((memory["start"] or "")[:10], memory["title"], memory_id)
-    fsutil.sweep_stale_temps(folder)
-    image_path, sidecar_path = target_names(folder, stem, memory_id, own, others)
-    sidecar_bytes = _sidecar_bytes(memory, collage, options, image_path.name)
+    fsutil.sweep_stale_temps(folder, dirs=True)
+    names = target_paths(folder, stem, memory_id, own, others, chosen)
     try:
-        # sidecar first: if we die between the two renames, the next run finds its own name again
-        _write_in_order(folder, [(sidecar_path, sidecar_bytes), (image_path, image_bytes)], options.mode)
+        made = _write_outputs(cfg, memory, options, chosen, names, nice)
     except OSError as exc:
         raise ExportFolderError(f"cannot write to export folder {folder}: {exc.strerror or exc}") from None
+    written = made.written()
 
     def record() -> None:
-        store_exports.record_export(db, memory_id, str(image_path), str(sidecar_path), collage.layout,
-                                    options.size, options.style)
+        collage = made.collage
+        store_exports.record_outputs(db, memory_id, {k: str(v) for k, v in written.items()}, str(names.sidecar),
+                                     collage.layout if collage else None, options.size if collage else None,
+                                     options.style if collage else None)
 
     if not store_memories.finish_export(db, memory_id, record, force=force):  # rejected while rendering
-        for path in (image_path, sidecar_path):
+        for path in (*written.values(), names.sidecar):
             if str(path) not in own:
-                path.unlink(missing_ok=True)
-        raise UserError(f"memory {memory_id} was rejected while its collage was being made: nothing exported")
-    _remove_earlier(folder, own, {str(image_path), str(sidecar_path)})
-    log.info("memory %d exported to %s (%s, %s, %s, %d photos%s)", memory_id, image_path, collage.layout,
-             options.size, options.style, len(collage.placements),
-             f", {len(collage.skipped)} skipped" if collage.skipped else "")
-    return image_path
+                albums.remove_entry(path)
+        what = "collage" if list(written) == ["collage"] else "export"
+        raise UserError(f"memory {memory_id} was rejected while its {what} was being made: nothing exported")
+    _remove_earlier(folder, own, {str(p) for p in (*written.values(), names.sidecar)})
+    skipped = len(_skipped(made))
+    log.info("memory %d exported to %s (%s%s)", memory_id, folder, ", ".join(p.name for p in written.values()),
+             f"; {skipped} sources skipped" if skipped else "")
+    return {**written, "sidecar": names.sidecar}
+
+
+def export_memory(cfg: Config, db: Database, memory_id: int, *, layout: str | None = None, size: str | None = None,
+                  style: str | None = None, title: bool = True, force: bool = False,
+                  preview_path: Path | str | None = None, outputs: Sequence[str] | str | None = None,
+                  nice: int = 0) -> Path:
+    """Render memory ``memory_id`` and write it; returns the collage's path (the video's, or the album
+    folder's, when no collage is among the outputs). See :func:`export_outputs_of`.
+
+    With ``preview_path`` only the collage is rendered, to that file, and nothing is recorded or marked
+    (any status).
+    """
+    if preview_path is not None:
+        memory = store_exports.memory_for_export(db, memory_id)
+        if memory is None:
+            raise UserError(f"no memory with id {memory_id}")
+        return _export_preview(cfg, memory, _options(cfg, layout, size, style, title), preview_path)
+    written = export_outputs_of(cfg, db, memory_id, layout=layout, size=size, style=style, title=title, force=force,
+                                outputs=outputs, nice=nice)
+    return next(p for key, p in written.items() if key != "sidecar")
 
 
 def run_export_job(cfg: Config, db: Database, *,
@@ -289,7 +378,7 @@ def run_export_job(cfg: Config, db: Database, *,
         if progress:
             progress(done, len(pending))
         try:
-            path = export_memory(cfg, db, memory_id)
+            written = export_outputs_of(cfg, db, memory_id, nice=film_export.JOB_NICE)
         except ExportFolderError as exc:
             summary["error"] = str(exc)
             log.warning("export job stopped, will retry: %s", exc)
@@ -298,7 +387,9 @@ def run_export_job(cfg: Config, db: Database, *,
             summary["failed"].append({"id": memory_id, "reason": str(exc)})
             log.warning("memory %d not exported: %s", memory_id, exc)
             continue
-        summary["exported"].append({"id": memory_id, "path": str(path)})
+        main = next(p for key, p in written.items() if key != "sidecar")
+        summary["exported"].append({"id": memory_id, "path": str(main),
+                                    "files": {key: str(p) for key, p in written.items()}})
     if progress and not summary["error"]:
         progress(len(pending), len(pending))
     return summary

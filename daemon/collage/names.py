@@ -1,8 +1,9 @@
-"""File names of exports: how a memory's date and title become a collage's and a sidecar's name.
+"""File names of exports: how a memory's date and title become the name of its collage, video, sidecar and
+album folder.
 
 The export folder is a share other people and programs use, and a title can come from anyone (a person,
 a Takeout album, a hostile file), so the rules live apart from the writing and are tested on their own:
-a name is always one plain file in the folder (no separators, no leading dot, no control or bidi
+a name is always one plain entry in the folder (no separators, no leading dot, no control or bidi
 characters, at most NAME_MAX_BYTES bytes), and never one that belongs to a person or another memory.
 """
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 from homeroll.daemon.errors import UserError
 
-__all__ = ["NAME_MAX_BYTES", "safe_stem", "target_names"]
+__all__ = ["NAME_MAX_BYTES", "ExportNames", "safe_stem", "target_names", "target_paths"]
 
 #: Bytes allowed for a file name's stem (names are capped at 255 bytes on ext4 and most shares; the
 #: rest is left for " (NN)" and the extension).
@@ -58,28 +60,61 @@ def safe_stem(date: str | None, title: str | None, memory_id: int, max_bytes: in
     return stem or f"Memory {memory_id}"
 
 
-def _is_ours(path: Path, memory_id: int, own: set[str], others: set[str]) -> bool:
+def _is_ours(path: Path, sidecar: Path, memory_id: int, own: set[str], others: set[str]) -> bool:
     if str(path) in others:
         return False
     if str(path) in own:
         return True
-    # recovery after a crash between the renames and the DB update: the sidecar names this memory
-    sidecar = path.with_suffix(".json")
+    # Recovery after a crash between the renames and the DB update: the sidecar names this memory, and
+    # vouches only for the names it lists. A folder or file a person made under a name we would use (an
+    # album folder beside an older collage-only export) is theirs, and is never replaced or removed.
     try:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
-        return isinstance(data, dict) and data.get("generator") == "homeroll" and data.get("memory_id") == memory_id
     except (OSError, ValueError):
         return False
+    if not (isinstance(data, dict) and data.get("generator") == "homeroll" and data.get("memory_id") == memory_id):
+        return False
+    return path == sidecar or path.name in _listed(data)
+
+
+def _listed(data: dict) -> set[str]:
+    """The names a sidecar says its export wrote."""
+    names = {data.get("image")}
+    for key, field in (("video", "file"), ("album", "folder")):
+        if isinstance(data.get(key), dict):
+            names.add(data[key].get(field))
+    return {n for n in names if isinstance(n, str)}
+
+
+@dataclass(frozen=True)
+class ExportNames:
+    """Where one export's outputs go: ``<name>.jpg``, ``<name>.mp4``, ``<name>.json`` and the folder ``<name>/``."""
+
+    image: Path
+    video: Path
+    sidecar: Path
+    album: Path
+
+
+def target_paths(folder: Path, stem: str, memory_id: int, own: set[str], others: set[str],
+                 outputs: tuple[str, ...] = ("collage",)) -> ExportNames:
+    """The export's paths: ``stem``, else ``stem (2)``, ``(3)``… while a name this export writes (the
+    sidecar and the ``outputs``) is taken by an entry that is not this memory's. ``own`` are the paths
+    recorded for this memory, ``others`` those recorded for every other memory."""
+    for n in range(1, 1000):
+        name = stem if n == 1 else f"{stem} ({n})"
+        names = ExportNames(folder / f"{name}.jpg", folder / f"{name}.mp4", folder / f"{name}.json", folder / name)
+        wanted = [names.sidecar, *(getattr(names, _ATTR[o]) for o in outputs)]
+        taken = [p for p in wanted if os.path.lexists(p) and not _is_ours(p, names.sidecar, memory_id, own, others)]
+        if not taken:
+            return names
+    raise UserError(f"too many files named {stem!r} in {folder}")
+
+
+_ATTR = {"collage": "image", "video": "video", "album": "album"}
 
 
 def target_names(folder: Path, stem: str, memory_id: int, own: set[str], others: set[str]) -> tuple[Path, Path]:
-    """The collage's and the sidecar's path: ``stem``, else ``stem (2)``, ``(3)``… while a name is taken
-    by a file that is not this memory's. ``own`` are the paths recorded for this memory, ``others`` those
-    recorded for every other memory."""
-    for n in range(1, 1000):
-        name = stem if n == 1 else f"{stem} ({n})"
-        image, sidecar = folder / f"{name}.jpg", folder / f"{name}.json"
-        taken = [p for p in (image, sidecar) if os.path.lexists(p) and not _is_ours(p, memory_id, own, others)]
-        if not taken:
-            return image, sidecar
-    raise UserError(f"too many files named {stem!r} in {folder}")
+    """The collage's and the sidecar's path (see :func:`target_paths`)."""
+    names = target_paths(folder, stem, memory_id, own, others)
+    return names.image, names.sidecar

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
-__all__ = ["TEMP_PREFIX", "TEMP_SUFFIX", "PreparedFile", "follow_shared_dir", "fsync_dir", "pid_alive",
-           "replace_keeping_aside", "sweep_stale_temps", "temp_name", "unused_name", "write_atomic"]
+__all__ = ["TEMP_PREFIX", "TEMP_SUFFIX", "PreparedFile", "clone_or_copy", "exchange", "follow_shared_dir", "fsync_dir",
+           "pid_alive", "replace_keeping_aside", "sweep_stale_temps", "temp_name", "unused_name", "write_atomic"]
 
 TEMP_PREFIX = ".homeroll-"
 TEMP_SUFFIX = ".tmp"
@@ -110,6 +112,17 @@ def _write_named_temp(folder: Path, data: bytes, mode: int | None) -> Path:
     return temp
 
 
+def _stream_of(fd: int, temp: Path | None) -> BinaryIO:
+    """A file object on ``fd``'s file whose ``name`` opens the same data: FFmpeg's MP4 muxer reopens its
+    output by name to move the index to the front (faststart). An unnamed (O_TMPFILE) file is reached
+    through /proc/self/fd; the descriptor itself stays ours to link, close or discard."""
+    path = temp if temp is not None else Path(f"/proc/self/fd/{fd}")
+    try:
+        return open(path, "r+b")  # noqa: SIM115 - closed by commit() or discard()
+    except OSError:
+        return os.fdopen(fd, "w+b", closefd=False)  # no /proc: the data is the same, only unnamed
+
+
 class PreparedFile:
     """Data written and fsynced in ``folder`` but not yet visible under a name.
 
@@ -139,6 +152,45 @@ class PreparedFile:
             self.discard()
             raise
 
+    @classmethod
+    def open_stream(cls, folder: Path, mode: int | None = None, *, unnamed: bool = True) -> PreparedFile:
+        """An empty prepared file to write into through ``.stream`` (writable, readable, seekable: an MP4
+        muxer seeks back to its header), for data too large to hold in memory. ``commit`` flushes and
+        fsyncs it first; until then it has no name (or only a dot temp name), so a render that fails or is
+        killed leaves nothing under a real name."""
+        self = cls.__new__(cls)
+        self.folder, self.data, self.mode, self.fd, self.temp = Path(folder), None, mode, None, None
+        if unnamed and hasattr(os, "O_TMPFILE"):
+            try:
+                self.fd = os.open(self.folder, os.O_TMPFILE | os.O_RDWR, _UMASKED if mode is None else mode)
+            except OSError:
+                self.fd = None
+        if self.fd is None:
+            self.temp = temp_name(self.folder)
+            self.fd = os.open(self.temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, _UMASKED if mode is None else mode)
+        self.stream = _stream_of(self.fd, self.temp)
+        return self
+
+    def _finish_stream(self) -> None:
+        """Flush and fsync a streamed file; a named temp's descriptor is no longer needed after that."""
+        stream, self.stream = getattr(self, "stream", None), None
+        if stream is None or self.fd is None:
+            return
+        stream.flush()
+        stream.close()
+        _write_synced(self.fd, b"", self.mode)
+        if self.temp is not None:  # a named temp: the rename below needs only its name
+            os.close(self.fd)
+            self.fd = None
+
+    def copy_into(self, dst_fd: int) -> str:
+        """Copy a streamed file's data, before it is committed, into the empty ``dst_fd`` (a second copy
+        of it elsewhere, e.g. in an album folder). Returns how (see :func:`clone_or_copy`)."""
+        assert self.fd is not None and getattr(self, "stream", None) is not None, "copy_into() needs an open stream"
+        self.stream.flush()
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        return clone_or_copy(self.fd, dst_fd)
+
     def __enter__(self) -> PreparedFile:
         return self
 
@@ -148,21 +200,36 @@ class PreparedFile:
 
     def commit(self, target: Path) -> None:
         """Put the data in place as ``target`` (replacing it) in one step. The caller fsyncs the folder."""
+        self._finish_stream()
         if self.fd is not None:
             # give the unnamed inode a (dot) name, then rename it over the target in one step
             name = temp_name(self.folder)
             if _link_unnamed(self.fd, name):
                 self.temp = name
+            elif self.data is None:  # a stream this file system cannot name: copy it to a named temp
+                self.temp = name
+                with open(name, "xb") as out:
+                    os.lseek(self.fd, 0, os.SEEK_SET)
+                    clone_or_copy(self.fd, out.fileno())
+                    if self.mode is not None:
+                        os.fchmod(out.fileno(), self.mode)
+                    os.fsync(out.fileno())
             os.close(self.fd)
             self.fd = None
             if self.temp is None:  # this file system cannot name an O_TMPFILE: write it the classic way
-                self.temp = _write_named_temp(self.folder, self.data, self.mode)
+                self.temp = _write_named_temp(self.folder, self.data or b"", self.mode)
         assert self.temp is not None, "commit() after the data was committed or discarded"
         os.replace(self.temp, target)
         self.temp = None
 
     def discard(self) -> None:
         """Drop the data if it was not committed (safe to call more than once)."""
+        stream, self.stream = getattr(self, "stream", None), None
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass  # a full disk fails the flush: the data is dropped anyway
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
@@ -193,9 +260,10 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def sweep_stale_temps(folder: Path, companions: tuple[str, ...] = ()) -> int:
+def sweep_stale_temps(folder: Path, companions: tuple[str, ...] = (), *, dirs: bool = False) -> int:
     """Remove the named temp files a killed writer left in ``folder`` (their process is gone), and the files
-    named ``temp + companion`` (the journal SQLite kept beside a temp DB) once their temp file is gone."""
+    named ``temp + companion`` (the journal SQLite kept beside a temp DB) once their temp file is gone.
+    With ``dirs``, temp folders too (an album folder being built or set aside), never through a symlink."""
     removed = 0
     try:
         every = os.listdir(folder)
@@ -211,8 +279,12 @@ def sweep_stale_temps(folder: Path, companions: tuple[str, ...] = ()) -> int:
             continue
         if pid == os.getpid() or pid_alive(pid):
             continue  # that write is still running
+        path = Path(folder) / name
         try:
-            (Path(folder) / name).unlink()
+            if dirs and path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
             removed += 1
         except OSError:
             pass
@@ -250,3 +322,45 @@ def unused_name(path: Path) -> Path:
         n += 1
         candidate = path.with_name(f"{path.name}-{n}")
     return candidate
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the names of ``a`` and ``b`` in one step (Linux renameat2 RENAME_EXCHANGE), so that at every
+    instant each name holds one of the two. False where the kernel, libc or file system lacks it (older
+    kernels, some network shares): the caller falls back to two renames."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        at_fdcwd, rename_exchange = -100, 2
+        return libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+#: ioctl FICLONE: share the extents copy-on-write (btrfs, XFS, bcachefs); the copy costs no space or time.
+_FICLONE = 0x40049409
+
+
+def clone_or_copy(src_fd: int, dst_fd: int) -> str:
+    """Fill the empty ``dst_fd`` with ``src_fd``'s data (from its current offset): a reflink where the file
+    system shares extents, else ``os.copy_file_range`` (in-kernel, and a server-side copy on NFS 4.2), else a
+    plain copy. Never a hard link: each copy is its own inode, so an edit on one side leaves the other alone.
+    Returns how: "reflink", "copy_file_range" or "copy"."""
+    if os.lseek(src_fd, 0, os.SEEK_CUR) == 0:
+        try:
+            import fcntl
+
+            fcntl.ioctl(dst_fd, _FICLONE, src_fd)
+            return "reflink"
+        except OSError:
+            pass
+    try:
+        while os.copy_file_range(src_fd, dst_fd, 1 << 30):
+            pass
+        return "copy_file_range"
+    except OSError:
+        pass  # EXDEV, EINVAL, ENOSYS: other file systems or an older kernel; nothing was written yet
+    with os.fdopen(src_fd, "rb", closefd=False) as src, os.fdopen(dst_fd, "wb", closefd=False) as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return "copy"

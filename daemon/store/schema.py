@@ -250,3 +250,15 @@ def m003_decision_log(db: Database) -> None:
         CREATE INDEX memory_decisions_memory ON memory_decisions (memory_id);
         """
     )
+
+
+@migrations()
+def m004_export_outputs(db: Database) -> None:
+    """Exports of several kinds: a memory can leave a collage, a video and an album folder in the share.
+
+    - ``exports.output``: collage | video | album, one row per file (or folder) a memory's export left,
+      each with the memory's sidecar; a re-export replaces exactly these. Every earlier row is a collage.
+
+    One column with a default: SQLite adds it without rewriting the table.
+    """
+    db.execute("ALTER TABLE exports ADD COLUMN output TEXT NOT NULL DEFAULT 'collage'")

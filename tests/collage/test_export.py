@@ -30,6 +30,14 @@ FACES = "face_recognition/examples"
 
 
 @pytest.fixture
+def library(library, make_config):
+    """The collage's tests: ``[export] outputs`` pinned to the collage (the video and the album folder are
+    tested in test_export_outputs.py and test_album.py)."""
+    library.cfg = make_config(export={"outputs": ["collage"]})
+    return library
+
+
+@pytest.fixture
 def memory(library, corpus):
     """An approved memory of three real photos (one with a face box)."""
     ids = [
@@ -196,7 +204,7 @@ def test_reexport_replaces_only_its_own_files(library, memory):
 
 def test_file_mode_from_config(make_config, library, memory):
     cfg = config_mod.build(library.cfg.path, library.cfg.libraries, library.cfg.data_dir, library.cfg.export_dir,
-                           "UTC", {"export": {"file_mode": "0640"}})
+                           "UTC", {"export": {"file_mode": "0640", "outputs": ["collage"]}})
     path = export_memory(cfg, library.db, memory, size="square")
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert stat.S_IMODE(path.with_suffix(".json").stat().st_mode) == 0o640

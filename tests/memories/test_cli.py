@@ -17,7 +17,8 @@ def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("memories-cli")
     library = tmp / "library"
     library.mkdir()
-    cfg = config_mod.build(tmp / "config.toml", [library], tmp / "data", tmp / "export", "Europe/Berlin")
+    cfg = config_mod.build(tmp / "config.toml", [library], tmp / "data", tmp / "export", "Europe/Berlin",
+                           {"export": {"outputs": ["collage"]}})
     config_mod.save(cfg)
     db = store.connect(cfg.db_path)
     truth = generate(db, 4, root=str(library), years=2)

@@ -92,7 +92,7 @@ class CrashMatrix:
 
     def _config(self, path: Path, data: Path) -> config_mod.Config:
         cfg = config_mod.build(path, [self.lib], data, self.export, "Europe/Berlin",
-                               {"scan": {"workers": 1}, "faces": {"workers": 1}})
+                               {"scan": {"workers": 1}, "faces": {"workers": 1}, "export": {"outputs": ["collage"]}})
         config_mod.save(cfg)
         return cfg
 

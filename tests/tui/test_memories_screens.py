@@ -177,9 +177,12 @@ async def test_preview_opens_and_e_approves_and_exports(make_app, tui_library):
         assert memory(cfg, memory_id)["status"] == "suggested"
         await pilot.press("escape")
         await settle(pilot)
-        await pilot.press("e")
+        await pilot.press("e")  # the outputs dialog, preset from [export] outputs (collage here)
+        await settle(pilot)
+        await pilot.press("enter")
         await settle(pilot)
         assert list(cfg.export_dir.glob("*.jpg")), [n.message for n in app._notifications]
+        assert not list(cfg.export_dir.glob("*.mp4"))
         assert memory(cfg, memory_id)["status"] == "exported"
 
 

@@ -1,4 +1,5 @@
-"""Modal dialogs: a yes/no confirmation, a small form, a person chooser and an image preview."""
+"""Modal dialogs: a yes/no confirmation, a small form, a person chooser, the export's outputs and an image
+preview."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from homeroll.tui.widgets.preview_image import PreviewImage
@@ -116,6 +117,63 @@ class ChoosePersonScreen(ModalScreen[int | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+#: The export's outputs, each with the key that toggles it in ExportOutputsScreen and what it makes.
+OUTPUT_CHOICES = (("collage", "c", "Collage (one picture)"), ("video", "v", "Video (a short film)"),
+                  ("album", "a", "Album folder (copies of the photos)"))
+
+
+class ExportOutputsScreen(ModalScreen[list[str] | None]):
+    """What this export makes: `c`/`v`/`a` (or space on a box) toggle, `enter` or `e` exports, `escape` cancels.
+
+    Starts from ``[export] outputs``; the choice is for this export only (the config is not changed).
+    Returns the chosen outputs, or None.
+    """
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ExportOutputsScreen")
+    BINDINGS = [*(Binding(key, f"toggle('{name}')", label.split(" (")[0]) for name, key, label in OUTPUT_CHOICES),
+                Binding("enter,e", "export", "Export", priority=True), Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, chosen: list[str] | tuple[str, ...]) -> None:
+        super().__init__()
+        self._title, self._chosen = title, set(chosen)  # a list of names (config.load checks it is one)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title, classes="title")
+            for name, key, label in OUTPUT_CHOICES:
+                yield Checkbox(f"{label}  ({key})", name in self._chosen, id=f"output-{name}")
+            yield Label("", id="outputs-note")
+            with Horizontal(classes="buttons"):
+                yield Button("Export (enter)", variant="primary", id="export")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def _values(self) -> list[str]:
+        return [name for name, _, _ in OUTPUT_CHOICES if self.query_one(f"#output-{name}", Checkbox).value]
+
+    def action_toggle(self, name: str) -> None:
+        self.query_one(f"#output-{name}", Checkbox).toggle()
+
+    def action_export(self) -> None:
+        focused = self.focused
+        if focused is not None and focused.id == "cancel":  # enter on the Cancel button cancels
+            self.dismiss(None)
+            return
+        chosen = self._values()
+        if not chosen:
+            self.query_one("#outputs-note", Label).update("Choose at least one.")
+            return
+        self.dismiss(chosen)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "export":
+            self.action_export()
+        else:
+            self.dismiss(None)
 
 
 class ImagePreviewScreen(ModalScreen[None]):

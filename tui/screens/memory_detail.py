@@ -11,7 +11,7 @@ from textual.widgets import Header
 
 from homeroll.tui.messages import ActionFailed, CollagePreviewReady, MemoryLoaded, ThumbLoaded
 from homeroll.tui.screens.base import DataScreen, decision_bindings
-from homeroll.tui.screens.dialogs import FormScreen, ImagePreviewScreen
+from homeroll.tui.screens.dialogs import ExportOutputsScreen, FormScreen, ImagePreviewScreen
 from homeroll.tui.widgets.key_footer import KeyFooter
 from homeroll.tui.widgets.memory_summary import MemorySummary
 from homeroll.tui.widgets.thumb_tile import ThumbTile, prepare_preview
@@ -135,8 +135,15 @@ class MemoryDetailScreen(DataScreen):
             self.act(self.backend.set_cover, self.memory_id, tile.key, done="Cover set")
 
     def action_export(self) -> None:
-        self.notify("Exporting... (this can take a while on a small server)", timeout=3)
-        self.act(self.backend.approve_and_export, self.memory_id, done=lambda path: f"Exported to {path}")
+        def chosen(outputs: list[str] | None) -> None:
+            if outputs:
+                slow = " (a video takes a minute or more on a small server)" if "video" in outputs else ""
+                self.notify(f"Exporting {', '.join(outputs)}...{slow}", timeout=3)
+                self.act(self.backend.approve_and_export, self.memory_id, outputs,
+                         done=lambda path: f"Exported to {path}")
+
+        defaults = self.backend.cfg["export"]["outputs"]
+        self.app.push_screen(ExportOutputsScreen(f"Export {self._title()}", defaults), chosen)
 
     def action_preview(self) -> None:
         self.notify("Rendering a preview...", timeout=2)
