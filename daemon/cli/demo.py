@@ -61,8 +61,9 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
                f"sidecars) and {len(scans)} scanned prints dated only by their folders' names")
 
     # A demo may use both cores for faces; a real install leaves one free by default.
+    # A 720p film of 12 s: what a slow Pi would be set to, and short enough for the demo's time budget.
     cfg = config_mod.build(base / "config.toml", [library], data, export, "Europe/Berlin",
-                           {"faces": {"workers": 2}})
+                           {"faces": {"workers": 2}, "export": {"video_height": 720, "video_seconds": 12}})
     config_mod.save(cfg)
     db = store.connect(cfg.db_path)
 
@@ -101,14 +102,11 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
         click.echo(f"  #{memory['id']:<3} {memory['kind']:<12} {memory['title']}  ({memory['start']} .. {memory['end']})")
         click.echo(f"        why: {memory['reason']}")
 
-    _step("Approving the first trip and exporting its collage (homeroll memories approve / homeroll export)")
-    from homeroll.daemon.collage.export import export_memory
-
+    _step("Approving the first trip: its collage and its film (homeroll memories approve / homeroll export)")
     trips = [m for m in memories if m["kind"] == "trip"] or memories
     if trips:
         store_memories.approve(db, trips[0]["id"])
-        path = export_memory(cfg, db, trips[0]["id"])
-        click.echo(f"collage: {path}")
+        _export(cfg, db, trips[0]["id"])
 
     _step("Keeping what the household decided (homeroll backup, as the service does every night)")
     from homeroll.daemon.service import jobs
@@ -163,3 +161,20 @@ def _doctor(cfg: config_mod.Config, library: Path, export: Path) -> None:
                "(a demo has no unit installed and no service running: those warnings are expected)")
     click.echo(f"to run it as a service for the household: sudo .venv/bin/homeroll setup --library {library} "
                f"--export {export} --member $USER --dry-run   (drop --dry-run to install)")
+
+
+def _export(cfg: config_mod.Config, db, memory_id: int) -> None:
+    """The export as the service's job makes it ([export] outputs: collage and video), and what it wrote."""
+    import json
+
+    from homeroll.daemon.collage.export import export_outputs_of
+
+    started = time.monotonic()
+    written = export_outputs_of(cfg, db, memory_id)
+    click.echo(f"collage: {written['collage']}")
+    video = json.loads(written["sidecar"].read_text(encoding="utf-8")).get("video")
+    if video:
+        click.echo(f"video:   {written['video']} ({video['duration']:.0f} s, {video['width']}x{video['height']}, "
+                   f"{video['encoder']}, {len(video['sources'])} photos and clips; "
+                   f"{time.monotonic() - started:.0f} s to make both)")
+    click.echo("add `album` to [export] outputs for a folder of the photos beside them (for Jellyfin, Kodi, a TV)")
