@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
+import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,3 +113,26 @@ def library(make_config, tmp_path):
     db = store.connect(cfg.db_path)
     yield Library(cfg, db, cfg.libraries[0])
     db.close()
+
+
+def kill_export_at_its_pause(cfg_path: Path, memory_id: int, fallback: bool) -> None:
+    """`homeroll export ID` as a process, SIGKILLed at the test pause after its data is written and before
+    anything is renamed into place (``fallback``: without O_TMPFILE, as on some shares)."""
+    from homeroll.daemon.collage.export import NO_TMPFILE_ENV, PAUSE_ENV
+    from tests.conftest import HOMEROLL
+
+    env = {**os.environ, PAUSE_ENV: "60", **({NO_TMPFILE_ENV: "1"} if fallback else {})}
+    proc = subprocess.Popen([*HOMEROLL, "--config", str(cfg_path), "export", str(memory_id), "--size", "square"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        line = ""
+        while "test pause" not in line:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "export ended before its pause"
+            assert time.monotonic() < deadline
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from homeroll.daemon.collage.album import album_names
-from homeroll.daemon.collage.export import NO_TMPFILE_ENV, PAUSE_ENV, export_memory, export_outputs_of
+from homeroll.daemon.collage.export import export_memory, export_outputs_of
 from homeroll.daemon.store import exports as store_exports
 from homeroll.daemon.store import fsutil
-from tests.conftest import HOMEROLL, run_cli
+from tests.collage.conftest import kill_export_at_its_pause
+from tests.conftest import run_cli
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("O_TMPFILE and renameat2 are Linux")
@@ -175,21 +174,7 @@ def test_leftovers_of_a_killed_export_are_swept(library, memory):
 
 @pytest.mark.parametrize("fallback", [False, True], ids=["o_tmpfile", "named_temp"])
 def test_sigkill_before_the_renames_leaves_no_folder_under_a_real_name(library, memory, fallback):
-    env = {**os.environ, PAUSE_ENV: "60", **({NO_TMPFILE_ENV: "1"} if fallback else {})}
-    proc = subprocess.Popen([*HOMEROLL, "--config", str(library.cfg.path), "export", str(memory), "--size", "square"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        deadline = time.monotonic() + 120
-        line = ""
-        while "test pause" not in line:
-            line = proc.stderr.readline()
-            assert line or proc.poll() is None, "export ended before its pause"
-            assert time.monotonic() < deadline
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_export_at_its_pause(library.cfg.path, memory, fallback)
     left = os.listdir(library.cfg.export_dir)
     assert _visible(library.cfg.export_dir) == [], left
     assert left and all(n.startswith(fsutil.TEMP_PREFIX) for n in left)  # the album being built, hidden

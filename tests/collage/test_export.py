@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from PIL import Image
 
 from homeroll.daemon import config as config_mod
 from homeroll.daemon.collage.export import (
-    NO_TMPFILE_ENV,
     PAUSE_ENV,
     ExportFolderError,
     export_memory,
@@ -24,6 +22,7 @@ from homeroll.daemon.collage.export import (
 from homeroll.daemon.collage.names import safe_stem
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.store import exports as store_exports
+from tests.collage.conftest import kill_export_at_its_pause
 from tests.conftest import HOMEROLL, run_cli
 
 FACES = "face_recognition/examples"
@@ -108,23 +107,7 @@ def test_preview_marks_nothing(library, memory, tmp_path):
 
 @pytest.mark.parametrize("fallback", [False, True], ids=["o_tmpfile", "named_temp"])
 def test_sigkill_mid_write_leaves_nothing_partial(library, memory, fallback):
-    env = {**os.environ, PAUSE_ENV: "60"}
-    if fallback:
-        env[NO_TMPFILE_ENV] = "1"
-    proc = subprocess.Popen([*HOMEROLL, "--config", str(library.cfg.path), "export", str(memory), "--size", "square"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        deadline = time.monotonic() + 120
-        line = ""
-        while "test pause" not in line:
-            line = proc.stderr.readline()
-            assert line or proc.poll() is None, "export ended before its pause"
-            assert time.monotonic() < deadline
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_export_at_its_pause(library.cfg.path, memory, fallback)
     left = _files(library.cfg.export_dir)
     assert not [n for n in left if n.endswith((".jpg", ".json"))], left
     if fallback:

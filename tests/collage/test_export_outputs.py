@@ -4,6 +4,7 @@ beside the collage (decoded with PyAV), its sidecar fields, a SIGKILL mid-render
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -233,23 +234,31 @@ def test_the_job_renders_at_low_priority_in_its_own_thread(library, memory):
 
 # --------------------------------------------------------------------------------------------- TUI
 
-def test_tui_export_key_chooses_the_outputs(library, memory):
-    """`e` opens the choice (from the config: collage and video); `c` drops the collage, `a` adds the album,
-    `enter` exports exactly those."""
+@contextlib.asynccontextmanager
+async def _export_dialog(library, memory):
+    """The TUI on the memory's detail screen with `e` pressed: the outputs dialog is open."""
     from homeroll.tui.app import HomerollApp
     from homeroll.tui.screens.memory_detail import MemoryDetailScreen
     from tests.tui.library import pinned_doctor
 
+    app = HomerollApp(library.cfg, image_renderer="halfcell", refresh_interval=None)
+    app.backend.run_doctor = pinned_doctor
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.push_screen(MemoryDetailScreen(memory))
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ExportOutputsScreen"
+        yield app, pilot
+
+
+def test_tui_export_key_chooses_the_outputs(library, memory):
+    """`e` opens the choice (from the config: collage and video); `c` drops the collage, `a` adds the album,
+    `enter` exports exactly those."""
+
     async def run() -> None:
-        app = HomerollApp(library.cfg, image_renderer="halfcell", refresh_interval=None)
-        app.backend.run_doctor = pinned_doctor
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
-            app.push_screen(MemoryDetailScreen(memory))
-            await pilot.pause()
-            await pilot.press("e")
-            await pilot.pause()
-            assert type(app.screen).__name__ == "ExportOutputsScreen"
+        async with _export_dialog(library, memory) as (app, pilot):
             await pilot.press("c", "a", "enter")
             for _ in range(600):
                 await pilot.pause(0.1)
@@ -264,21 +273,10 @@ def test_tui_export_key_chooses_the_outputs(library, memory):
 
 def test_tui_enter_on_the_cancel_button_cancels(library, memory):
     """The dialog's enter binding must not override the focused Cancel button: nothing is approved or made."""
-    from homeroll.tui.app import HomerollApp
-    from homeroll.tui.screens.memory_detail import MemoryDetailScreen
-    from tests.tui.library import pinned_doctor
-
     library.db.execute("UPDATE memories SET status = 'suggested' WHERE id = ?", [memory])
 
     async def run() -> None:
-        app = HomerollApp(library.cfg, image_renderer="halfcell", refresh_interval=None)
-        app.backend.run_doctor = pinned_doctor
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
-            app.push_screen(MemoryDetailScreen(memory))
-            await pilot.pause()
-            await pilot.press("e")
-            await pilot.pause()
+        async with _export_dialog(library, memory) as (app, pilot):
             app.screen.query_one("#cancel").focus()
             await pilot.press("enter")
             await pilot.pause(0.5)
