@@ -42,7 +42,15 @@ WARN_FREE_SHARE = 0.05
 WARN_SHARE_CAP_BYTES = 10 * 1024 * 1024 * 1024
 INOTIFY_SHARE = 0.8
 _RANK = {"ok": 0, "warn": 1, "fail": 2}
-_RELOAD = "systemctl daemon-reload && systemctl restart homeroll"
+
+
+def _ctl(unit: facts.Unit | None) -> str:
+    """systemctl as the unit needs it: a user unit's commands take --user (and no sudo)."""
+    return "systemctl --user" if unit is not None and unit.user_scope else "systemctl"
+
+
+def _reload(unit: facts.Unit | None) -> str:
+    return f"{_ctl(unit)} daemon-reload && {_ctl(unit)} restart homeroll"
 
 
 class Check(NamedTuple):
@@ -137,7 +145,7 @@ def check_unit(cfg: config_mod.Config, unit: facts.Unit | None) -> list[Check]:
         access, why = facts.access_in_unit(unit, lib)
         if access == "none":
             out.append(Check("unit", "fail", f"library {lib} is hidden from the service ({why})",
-                             _unit_fix(lib, why, where, "ReadOnlyPaths")))
+                             _unit_fix(lib, why, unit, "ReadOnlyPaths")))
         elif access == "rw":
             out.append(Check("unit", "warn", f"library {lib} is writable by the service ({why})",
                              f"add {lib} to ReadOnlyPaths= in {where}"))
@@ -145,17 +153,18 @@ def check_unit(cfg: config_mod.Config, unit: facts.Unit | None) -> list[Check]:
         access, why = facts.access_in_unit(unit, folder)
         if access != "rw":
             out.append(Check("unit", "fail", f"{label} {folder} is not writable inside the unit ({why})",
-                             _unit_fix(folder, why, where, "ReadWritePaths")))
+                             _unit_fix(folder, why, unit, "ReadWritePaths")))
     out += _mount_checks(cfg, unit)
     return out or [Check("unit", "ok", f"{where} matches the config")]
 
 
-def _unit_fix(folder: Path, why: str, where: Path, key: str) -> str:
+def _unit_fix(folder: Path, why: str, unit: facts.Unit, key: str) -> str:
+    where = unit.path
     if why.startswith("ProtectHome"):
         return f"set ProtectHome=read-only in {where}" + (f" and add {folder} to {key}=" if key == "ReadWritePaths" else "")
     if why.startswith("PrivateTmp"):
         return f"move {folder} out of /tmp and /var/tmp (the unit has PrivateTmp=yes)"
-    return f"add {folder} to {key}= in {where}, then {_RELOAD}"
+    return f"add {folder} to {key}= in {where}, then {_reload(unit)}"
 
 
 def _mount_point(path: Path) -> Path:
@@ -212,11 +221,11 @@ def check_network(cfg: config_mod.Config, unit: facts.Unit | None) -> Check:
 
 # --- the service and its DB -----------------------------------------------------------------------------------
 
-def _open_db(cfg: config_mod.Config):
+def _open_db(cfg: config_mod.Config, unit: facts.Unit | None = None):
     """The DB as it is, or (None, the check that says why not). Never created, never migrated here."""
     if not cfg.db_path.is_file():
         return None, Check("database", "warn", f"no database at {cfg.db_path} yet",
-                           "start the service (systemctl enable --now homeroll, or homeroll run): it creates it")
+                           f"start the service ({_ctl(unit)} enable --now homeroll, or homeroll run): it creates it")
     try:
         db = store.connect(cfg.db_path, migrate=False)
         return db, Check("database", "ok", "")
@@ -243,7 +252,7 @@ def check_database(cfg: config_mod.Config, db) -> Check:
     return Check("database", "ok", f"{cfg.db_path}: quick_check ok")
 
 
-def check_service(cfg: config_mod.Config, db, now: datetime) -> Check:
+def check_service(cfg: config_mod.Config, db, now: datetime, unit: facts.Unit | None = None) -> Check:
     kv = store_service.status(db)["kv"]
     facts_seen = liveness.read(cfg.data_dir, kv)
     seen = liveness.assess(kv, facts_seen, now)
@@ -254,12 +263,13 @@ def check_service(cfg: config_mod.Config, db, now: datetime) -> Check:
         pid = kv.get("service.pid")
         gone = f"; pid {pid} is gone" if pid and facts_seen.pid_alive is False else ""
         return Check("service", "fail", f"not responding since {seen['not_responding_since'] or 'its start'}{gone}",
-                     "systemctl restart homeroll; journalctl -u homeroll says why it stopped")
+                     f"{_ctl(unit)} restart homeroll; journalctl {'--user ' if _ctl(unit) != 'systemctl' else ''}"
+                     "-u homeroll says why it stopped")
     if state == "degraded":
         return Check("service", "fail", f"degraded: {kv.get('service.degraded_reason') or 'see its log'}",
                      "free space in the data dir; the service resumes by itself")
     what = "never started" if state is None else state
-    return Check("service", "warn", f"{what}", "systemctl enable --now homeroll (or homeroll run)")
+    return Check("service", "warn", f"{what}", f"{_ctl(unit)} enable --now homeroll (or homeroll run)")
 
 
 def check_space(name: str, folder: Path, key: str) -> Check:
@@ -337,12 +347,12 @@ def run(config_path: Path | str | None, unit_file: Path | None = None, now: date
     except OSError as exc:
         return [*checks, Check("unit", "fail", f"cannot read {unit_path}: {exc.strerror or exc}", "")]
     checks += check_access(cfg, unit) + check_unit(cfg, unit) + [check_network(cfg, unit)]
-    db, opened = _open_db(cfg)
+    db, opened = _open_db(cfg, unit)
     try:
         if db is None:
             checks.append(opened)
         else:
-            checks += [check_service(cfg, db, now), check_database(cfg, db)]
+            checks += [check_service(cfg, db, now, unit), check_database(cfg, db)]
         checks += [check_space("data-space", cfg.data_dir, "data_dir"),
                    check_space("export-space", cfg.export_dir, "export_dir"),
                    check_inotify(cfg), check_clock(db, now), check_faces(cfg)]

@@ -163,6 +163,8 @@ def test_user_unit_writes_into_the_home_and_the_unit_verifies(site):
     unit_checks = [c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "unit"]
     assert unit_checks and all("PrivateTmp=yes" in c["detail"] for c in unit_checks), unit_checks
     assert {c["detail"].split(" ")[0] for c in unit_checks} == {"library", "data", "export"}, unit_checks
+    fixes = " ".join(c["fix"] for c in json.loads(doctor.stdout)["checks"] if c["name"] in ("database", "service"))
+    assert "systemctl --user enable --now homeroll" in fixes, fixes  # a user unit's commands, not root's
 
 
 def test_user_unit_refuses_system_only_options(site):
