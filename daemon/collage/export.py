@@ -17,6 +17,7 @@ folder as a whole, because the folder is a share other people and programs use:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -247,7 +248,7 @@ def _export_preview(cfg: Config, memory: dict[str, Any], options: _Options, prev
 
 
 def _prepare(cfg: Config, memory: dict[str, Any], options: _Options, outputs: tuple[str, ...], names: ExportNames,
-             nice: int, stack: ExitStack) -> _Made:
+             background: film_export.Background, stack: ExitStack) -> _Made:
     """Render every output into files with no name yet (discarded when ``stack`` closes uncommitted)."""
     made = _Made(names)
     folder = names.sidecar.parent
@@ -255,7 +256,7 @@ def _prepare(cfg: Config, memory: dict[str, Any], options: _Options, outputs: tu
         made.collage = _render(cfg, memory, options)
         made.image = encode_collage(made.collage, "JPEG", options.quality)
     if "video" in outputs:
-        made.video, made.film = film_export.render_video(cfg, memory, folder, options.mode, nice=nice,
+        made.video, made.film = film_export.render_video(cfg, memory, folder, options.mode, background=background,
                                                          unnamed=not os.environ.get(NO_TMPFILE_ENV))
         stack.callback(made.video.discard)
     if "album" in outputs:
@@ -269,13 +270,13 @@ def _prepare(cfg: Config, memory: dict[str, Any], options: _Options, outputs: tu
 
 
 def _write_outputs(cfg: Config, memory: dict[str, Any], options: _Options, outputs: tuple[str, ...],
-                   names: ExportNames, nice: int) -> _Made:
+                   names: ExportNames, background: film_export.Background) -> _Made:
     """Prepare everything, then put it in place: the sidecar first (if we die between the renames, the next
     run finds its own names again through it), the collage, the video, the album folder last."""
     folder = names.sidecar.parent
     unnamed = not os.environ.get(NO_TMPFILE_ENV)
     with ExitStack() as stack:
-        made = _prepare(cfg, memory, options, outputs, names, nice, stack)
+        made = _prepare(cfg, memory, options, outputs, names, background, stack)
         files = [(names.sidecar, _sidecar_bytes(memory, made, options))]
         if made.image is not None:
             files.append((names.image, made.image))
@@ -294,11 +295,13 @@ def _write_outputs(cfg: Config, memory: dict[str, Any], options: _Options, outpu
 
 def export_outputs_of(cfg: Config, db: Database, memory_id: int, *, layout: str | None = None,
                       size: str | None = None, style: str | None = None, title: bool = True, force: bool = False,
-                      outputs: Sequence[str] | str | None = None, nice: int = 0) -> dict[str, Path]:
+                      outputs: Sequence[str] | str | None = None, nice: int = 0,
+                      check: Callable[[], None] | None = None) -> dict[str, Path]:
     """Render memory ``memory_id``'s outputs into the export folder; returns output -> path (the sidecar
     as "sidecar"). ``outputs`` (a list or a comma list) defaults to ``[export] outputs``; ``nice`` lowers
-    the video render's priority (the background job's). The memory must be approved (or exported
-    already) unless ``force``."""
+    the video render's priority and ``check`` is called once a second of film (the background job's stop
+    check, which raises to leave the render). The memory must be approved (or exported already) unless
+    ``force``."""
     options = _options(cfg, layout, size, style, title)
     chosen = export_outputs(outputs, "--outputs") if outputs is not None else \
         export_outputs(cfg["export"]["outputs"], "[export] outputs")
@@ -316,7 +319,7 @@ def export_outputs_of(cfg: Config, db: Database, memory_id: int, *, layout: str 
     fsutil.sweep_stale_temps(folder, dirs=True)
     names = target_paths(folder, stem, memory_id, own, others, chosen)
     try:
-        made = _write_outputs(cfg, memory, options, chosen, names, nice)
+        made = _write_outputs(cfg, memory, options, chosen, names, film_export.Background(nice, check))
     except OSError as exc:
         raise ExportFolderError(f"cannot write to export folder {folder}: {exc.strerror or exc}") from None
     written = made.written()
@@ -378,7 +381,9 @@ def run_export_job(cfg: Config, db: Database, *,
         if progress:
             progress(done, len(pending))
         try:
-            written = export_outputs_of(cfg, db, memory_id, nice=film_export.JOB_NICE)
+            # the service's stop check, about once a second of film: a stop does not wait for a long render
+            still = functools.partial(progress, done, len(pending)) if progress else None
+            written = export_outputs_of(cfg, db, memory_id, nice=film_export.JOB_NICE, check=still)
         except ExportFolderError as exc:
             summary["error"] = str(exc)
             log.warning("export job stopped, will retry: %s", exc)

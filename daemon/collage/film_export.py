@@ -12,13 +12,14 @@ collage's orchestration stays readable. The render is long (a minute on a Pi), s
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from homeroll.daemon.collage import caption as captions
 from homeroll.daemon.collage.album import in_time_order
@@ -29,10 +30,21 @@ from homeroll.daemon.store import fsutil
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JOB_NICE", "film_settings", "render_video", "video_sidecar"]
+__all__ = ["JOB_NICE", "Background", "film_settings", "render_video", "video_sidecar"]
 
 #: Niceness the export job's render runs at (the indexer's workers run at 10 too).
 JOB_NICE = 10
+
+
+class Background(NamedTuple):
+    """How a render runs behind other work: ``nice`` added to its thread's niceness, and ``check`` called
+    once a second of film (the service's stop check: it raises, and the render is discarded)."""
+
+    nice: int = 0
+    check: Callable[[], None] | None = None
+
+
+_FOREGROUND = Background()
 
 T = TypeVar("T")
 
@@ -80,7 +92,7 @@ def _at_low_priority(fn: Callable[[], T], nice: int) -> T:
 
 
 def render_video(cfg: Config, memory: dict[str, Any], folder: Path, mode: int, *, unnamed: bool = True,
-                 nice: int = 0) -> tuple[fsutil.PreparedFile, Any]:
+                 background: Background = _FOREGROUND) -> tuple[fsutil.PreparedFile, Any]:
     """Render ``memory``'s film into a prepared file in ``folder``; returns it (uncommitted: the caller
     commits or discards it) and the video.FilmInfo. UserError when it cannot be rendered; OSError when
     the folder cannot be written."""
@@ -92,13 +104,13 @@ def render_video(cfg: Config, memory: dict[str, Any], folder: Path, mode: int, *
     if not sources:
         raise UserError(f"memory {memory['id']} has no photos or videos to put in a film")
     subtitle = captions.join_subtitle([memory["place"], captions.date_range_text(memory["start"], memory["end"])])
-    settings = film_settings(cfg)
+    settings = dataclasses.replace(film_settings(cfg), on_second=background.check)
     prepared = fsutil.PreparedFile.open_stream(folder, mode, unnamed=unnamed)
     try:
         log.info("rendering the video of memory %d (%d sources, %dp)", memory["id"], len(sources), settings.height)
         info = _at_low_priority(lambda: render_film(sources, memory["title"] or "", subtitle, prepared.stream,
                                                     settings, key=memory.get("stable_key") or f"memory-{memory['id']}"),
-                                        nice)
+                                        background.nice)
     except (ValueError, RuntimeError) as exc:  # the renderer's "cannot make a film of these"
         prepared.discard()
         raise UserError(f"memory {memory['id']}: the video could not be rendered ({exc})") from None

@@ -1,19 +1,18 @@
 """The highlight film: a timeline of cards, photos and clips, drawn one frame at a time into an MP4.
 
-The timeline is planned before any pixel: an opening card (title, dates and place), the picks in the
-order given (the export passes them in time order), a closing card, with crossfades between shots. Photos
-share the time that the cards and the clips (at most ``clip_seconds`` of each video) leave; a film too
-short for every photo leaves some out, evenly spaced, and says so. Frames are streamed to the encoder:
-a shot is loaded when it starts and dropped when it ends, so at most two shots' images are held (the
-one fading out and the one fading in), and each photo is decoded once, at the size its closest crop
-needs. A pick that turns out broken when its shot starts is dropped and the shots after it are re-timed,
-so the film still ends on time; its sound is laid only when a clip starts, for the same reason.
+The timeline is planned before any pixel: an opening card (title, dates and place), the picks in the order
+given (the export passes them in time order), a closing card, with crossfades between shots. Photos share the
+time that the cards and the clips (at most ``clip_seconds`` of each video) leave; a film too short for every
+photo leaves some out, evenly spaced, and says so. Frames are streamed to the encoder: a shot is loaded when it
+starts and dropped when it ends, so at most two shots' images are held, and each photo is decoded once, at the
+size its closest crop needs. A pick that turns out broken when its shot starts is dropped and the shots after
+it re-timed, so the film still ends on time; its sound is laid only when a clip starts, for the same reason.
 """
-
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -51,6 +50,8 @@ class FilmSettings:
     font: str | None = None         # as [export] font
     encoder: str = "auto"           # "auto": h264_v4l2m2m where it opens and encodes a test frame, else libx264
     threads: int = 0                # encoder threads, 0 = codec default
+    #: Called once a second of film: the service's stop check, which raises to leave a long render.
+    on_second: Callable[[], None] | None = field(default=None, compare=False)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -317,10 +318,6 @@ def _music(settings: FilmSettings, key: str, total: float) -> tuple[str | None, 
     return None, film_audio.Mix(total)
 
 
-def _has_clip_sound(shots: list[Shot]) -> bool:
-    return any(s.kind == "clip" and film_audio.has_audio(s.path) for s in shots)
-
-
 def render_film(sources: list[Source], title: str, subtitle: str, out: BinaryIO, settings: FilmSettings,
                 *, key: str) -> FilmInfo:
     """Render the picks into an MP4 written to ``out`` (seekable); unusable picks are skipped and reported,
@@ -329,7 +326,7 @@ def render_film(sources: list[Source], title: str, subtitle: str, out: BinaryIO,
     skipped: list[tuple[str, str]] = []
     total, shots = plan(_probe_all(sources, skipped), title, subtitle, settings, skipped)
     music, mix = _music(settings, key, total)
-    audio = music is not None or _has_clip_sound(shots)
+    audio = music is not None or any(s.kind == "clip" and film_audio.has_audio(s.path) for s in shots)
     encoder = choose_encoder(settings.encoder, *size, settings.fps)
     writer = FilmWriter(out, *size, settings.fps, encoder, threads=settings.threads, audio=audio)
     try:
@@ -357,6 +354,8 @@ def _frames(shots: list[Shot], total: float, size: tuple[int, int], settings: Fi
     """Draw and encode every frame; shots are loaded as they start and let go as they end."""
     for k in range(max(1, round(total * settings.fps))):
         t = k / settings.fps
+        if settings.on_second is not None and k % settings.fps == 0:
+            settings.on_second()
         active = _active(shots, t, total, size, settings, mix, skipped)
         for s in shots:
             if s.end <= t and (s.image is not None or s.reader is not None):

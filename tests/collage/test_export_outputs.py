@@ -232,6 +232,29 @@ def test_the_job_renders_at_low_priority_in_its_own_thread(library, memory):
     assert os.getpriority(os.PRIO_PROCESS, tid) == before  # the caller (the service's worker) keeps its priority
 
 
+def test_a_stop_during_the_job_s_film_leaves_the_render_within_a_second_of_film(library, memory):
+    """The service's stop check is asked once a second of film: a stop does not wait for a long render."""
+    from homeroll.daemon.collage.export import run_export_job
+    from homeroll.daemon.service.progress import Stopped
+
+    library.cfg = config_mod.build(library.cfg.path, library.cfg.libraries, library.cfg.data_dir,
+                                   library.cfg.export_dir, "UTC",
+                                   {"export": {"outputs": ["video"], "video_height": 144, "video_seconds": 60}})
+    calls = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        if len(calls) > 3:  # the job's own call before the memory, then two seconds of film
+            raise Stopped()
+
+    started = time.monotonic()
+    with pytest.raises(Stopped):
+        run_export_job(library.cfg, library.db, progress=progress)
+    assert time.monotonic() - started < 20  # a 60 s film at 144p takes longer than this to the end
+    assert calls[0] == (0, 1) and set(calls) == {(0, 1)}
+    assert os.listdir(library.cfg.export_dir) == [] and library.status(memory) == "approved"
+
+
 # --------------------------------------------------------------------------------------------- TUI
 
 @contextlib.asynccontextmanager
