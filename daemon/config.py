@@ -241,7 +241,7 @@ def _check_backup(path: Path, backup: dict[str, Any]) -> None:
 
 #: What an export can write, in the order they are rendered.
 EXPORT_OUTPUTS = ("collage", "video", "album")
-#: The encoders collage/encoder.py knows (its ENCODERS; here so that a load need not import PyAV).
+#: The encoders collage/encoder.py knows (it takes this list: a config load must not import PyAV).
 VIDEO_ENCODERS = ("auto", "libx264", "h264_v4l2m2m")
 
 

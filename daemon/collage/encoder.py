@@ -28,12 +28,13 @@ import numpy as np
 from PIL import Image
 
 from homeroll.daemon.collage.kenburns import COVER_MIN_ASPECT
+from homeroll.daemon.config import VIDEO_ENCODERS
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ENCODERS", "SAMPLE_RATE", "ClipError", "ClipReader", "FilmWriter", "choose_encoder", "video_length"]
 
-ENCODERS = ("auto", "libx264", "h264_v4l2m2m")
+ENCODERS = VIDEO_ENCODERS  # one list: the config checks [export] video_encoder against it without PyAV
 HARDWARE = "h264_v4l2m2m"
 SOFTWARE = "libx264"
 SAMPLE_RATE = 48000

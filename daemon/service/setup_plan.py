@@ -94,9 +94,9 @@ class Plan:
         return self.root / step.path.relative_to("/")
 
 
-def _from_config(req: Request, plan: Plan) -> config_mod.Config | None:
-    """The installed config, if any; it fills in the libraries and export folder when they were not given."""
-    path = plan.target(Step("file", path=unitgen.CONFIG_PATH))
+def installed_config(req: Request, path: Path) -> config_mod.Config | None:
+    """The config at ``path``, if any; it fills in the libraries and export folder when they were not given
+    (the system plan's /etc/homeroll/config.toml, the user unit's own)."""
     cfg = config_mod.load(path) if path.is_file() else None
     if cfg is None and not (req.libraries and req.export_dir is not None):
         raise UserError(f"no config at {path} yet: the first setup needs --library and --export")
@@ -287,7 +287,7 @@ def _command_steps(req: Request, plan: Plan) -> None:
 
 def build(req: Request) -> Plan:
     plan = Plan(root=req.root)
-    cfg = _from_config(req, plan)
+    cfg = installed_config(req, plan.target(Step("file", path=unitgen.CONFIG_PATH)))
     libs = check_request(req)
     _dropped_libraries(cfg, libs, plan)
     assert req.export_dir is not None

@@ -20,7 +20,6 @@ from pathlib import Path
 import platformdirs
 
 from homeroll.daemon import config as config_mod
-from homeroll.daemon.errors import UserError
 from homeroll.daemon.service import doctor_checks, unitgen
 from homeroll.daemon.service import setup_plan as sp
 
@@ -53,12 +52,7 @@ def build(req: sp.Request) -> sp.Plan:
     """The user unit's plan: folders, config and unit under the login's home, then the user manager's commands."""
     plan = sp.Plan(root=None)
     config = config_mod.user_config_path()
-    if not req.libraries or req.export_dir is None:
-        if not config.is_file():
-            raise UserError(f"no config at {config} yet: the first setup needs --library and --export")
-        cfg = config_mod.load(config)
-        req.libraries = req.libraries or list(cfg.libraries)
-        req.export_dir = req.export_dir or cfg.export_dir
+    sp.installed_config(req, config)
     libs = sp.check_request(req)
     assert req.export_dir is not None
     export = req.export_dir.expanduser().absolute()

@@ -17,7 +17,8 @@ from tests.collage.conftest import kill_export_at_its_pause
 from tests.conftest import run_cli
 
 if sys.platform != "linux":  # pragma: no cover
-    pytestmark = pytest.mark.skip("O_TMPFILE and renameat2 are Linux")
+    pytestmark = pytest.mark.skip("homeroll runs on Linux (Debian, Raspberry Pi OS): these tests check its O_TMPFILE "
+                                  "and renameat2 album swap")
 
 FACES = "face_recognition/examples"
 NAME = "2024-06-01 Summer in Arezzo"
@@ -190,7 +191,8 @@ def test_exchange_swaps_two_folders(tmp_path):
     (a / "new").write_text("1")
     (b / "old").write_text("2")
     if not fsutil.exchange(a, b):
-        pytest.skip("no renameat2 RENAME_EXCHANGE here")
+        pytest.skip("this file system has no renameat2 RENAME_EXCHANGE (some network shares): the album swap "
+                    "falls back to two renames there (PreparedAlbum.commit)")
     assert os.listdir(b) == ["new"] and os.listdir(a) == ["old"]
 
 

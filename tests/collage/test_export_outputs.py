@@ -27,7 +27,8 @@ from homeroll.daemon.store import exports as store_exports
 from tests.conftest import HOMEROLL, run_cli
 
 if sys.platform != "linux":  # pragma: no cover
-    pytestmark = pytest.mark.skip("O_TMPFILE and per-thread nice are Linux")
+    pytestmark = pytest.mark.skip("homeroll runs on Linux (Debian, Raspberry Pi OS): these tests check its O_TMPFILE "
+                                  "film file and the per-thread nice of the render")
 
 FACES = "face_recognition/examples"
 NAME = "2024-06-01 Summer in Arezzo"

@@ -184,7 +184,8 @@ def test_music_is_chosen_by_key_and_silence_writes_no_audio(tmp_path):
 
 def test_hardware_encoder_falls_back_to_libx264(tmp_path, caplog):
     if encoders._probe_encoder("h264_v4l2m2m", 256, 144, 30) is None:
-        pytest.skip("this machine has a working h264_v4l2m2m")
+        pytest.skip("this machine's h264_v4l2m2m hardware encoder works (a Pi), so there is no fallback to "
+                    "libx264 to show")
     assert encoders.choose_encoder("auto", 256, 144, 30) == "libx264"
     with caplog.at_level(logging.WARNING):
         info, out = _render(tmp_path, [_photo(tmp_path, "p.jpg", 5)], seconds=4, fps=10, encoder="h264_v4l2m2m")
