@@ -104,6 +104,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         # Near-duplicates and bursts: frames this close in time and perceptual hash collapse to the best one.
         "burst_seconds": 5.0,
         "burst_hamming": 10,
+        # A hidden person: "photos" leaves out the photos they are in, "days" every photo of a day they are in;
+        # an occasion with this many photos is a memory; "2024 in review" from 1 January on.
+        "hide_mode": "photos",
+        "occasion_min_photos": 3,
+        "year_in_review": True,
+        "year_in_review_picks": 40,
     },
     "export": {
         "auto": True,
@@ -137,6 +143,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         # Nightly backups of the DB kept in <data_dir>/backups (the oldest beyond this are deleted); 0 = none.
         "keep": 7,
         "cron": "0 3 * * *",
+    },
+    "notify": {
+        # Opt-in digests of new suggestions through apprise: [] = off, no socket is ever opened.
+        "urls": [],
+        "cron": "0 19 * * *",
+        "attach_cover": False,  # otherwise titles, counts and reasons only
+        "retry_minutes": 30,
     },
     "geocoder": {
         # "offline" never opens a socket. "nominatim" or "photon" use geopy against `url` (opt-in).
@@ -279,6 +292,18 @@ def _check_export(path: Path, export: dict[str, Any]) -> None:
                         f"{', '.join(VIDEO_ENCODERS)}")
 
 
+def _check_household(path: Path, memories: dict[str, Any], notify: dict[str, Any]) -> None:
+    """A typo in hide_mode must not show a hidden person, nor a bad URL list fail a digest at 7 pm."""
+    if memories["hide_mode"] not in ("photos", "days"):
+        raise UserError(f"{path}: [memories] hide_mode = {memories['hide_mode']!r} must be 'photos' or 'days'")
+    urls = notify["urls"]
+    if not isinstance(urls, list) or not all(isinstance(u, str) and u.strip() for u in urls):
+        raise UserError(f"{path}: [notify] urls = {urls!r} must be a list of apprise URLs like [\"ntfy://host/topic\"]")
+    cron = notify["cron"]
+    if not isinstance(cron, str) or not _CRON_LINE.match(cron):
+        raise UserError(f"{path}: [notify] cron = {cron!r} is not a crontab line (five fields, e.g. '0 19 * * *')")
+
+
 def system_zone() -> str:
     """The machine's zone name, for `init` when --home-tz is not given."""
     try:
@@ -307,6 +332,7 @@ def build(
             sections[name][key] = value
     _check_backup(path, sections["backup"])
     _check_export(path, sections["export"])
+    _check_household(path, sections["memories"], sections["notify"])
     libs = [Path(p).expanduser().absolute() for p in libraries]
     data = Path(data_dir).expanduser().absolute()
     lib = library_containing(data, libs)

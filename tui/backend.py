@@ -50,6 +50,11 @@ class Backend:
         with self._lock:
             return fn(self._db, *args, **kwargs)
 
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Any core function that takes the DB first (a store function, a selection run), on this connection:
+        the screens of the household's say (exclusions, occasions) need no wrapper of their own each."""
+        return self._call(fn, *args, **kwargs)
+
     # -- change detection -------------------------------------------------------------------------
     def changed(self) -> bool:
         """True when another connection (the service, the CLI) committed since the last check.

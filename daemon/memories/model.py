@@ -10,8 +10,8 @@ import numpy as np
 
 @dataclass
 class Candidate:
-    kind: str                 # trip | day_out | gathering | holiday | birthday | on_this_day | people
-                              # | period
+    kind: str                 # trip | day_out | gathering | holiday | birthday | occasion | on_this_day
+                              # | people | period | year_review
     key: str                  # the natural anchor (e.g. "birthday:3:2024"); spans also match by overlap
     title: str
     start: date

@@ -31,8 +31,10 @@ from sqlite_utils import Database
 
 from homeroll.daemon.config import Config
 from homeroll.daemon.ingest.geocode import lookup_place
+from homeroll.daemon.memories import household
 from homeroll.daemon.memories.albums import TITLED_KINDS, AlbumNamer, titled
 from homeroll.daemon.memories.curate import Curation, curate
+from homeroll.daemon.memories.family_occasions import find_occasions
 from homeroll.daemon.memories.gatherings import find_gatherings
 from homeroll.daemon.memories.home import infer_homes
 from homeroll.daemon.memories.library import Library, load_library, sessions
@@ -42,6 +44,7 @@ from homeroll.daemon.memories.people import find_people
 from homeroll.daemon.memories.periods import find_periods
 from homeroll.daemon.memories.titles import PlaceAt, PlaceNamer
 from homeroll.daemon.memories.trips import find_trips
+from homeroll.daemon.memories.year_review import find_year_in_review
 from homeroll.daemon.store import clock as store_clock
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import memories as store_memories
@@ -52,11 +55,13 @@ __all__ = ["run_selection", "propose"]
 
 
 def propose(lib: Library, settings: dict[str, Any], today: date, place_at: PlaceAt,
-            trusted: date | None = None) -> tuple[list[Candidate], dict[str, Any]]:
+            trusted: date | None = None, occasions: list[dict[str, Any]] | None = None,
+            ) -> tuple[list[Candidate], dict[str, Any]]:
     """Every candidate the rules find, before identities and curation; plus facts for the summary.
 
     ``settings`` is the ``[memories]`` section; ``place_at`` names positions without a stored place;
-    ``trusted`` is the DB's trusted date (store.clock), which on-this-day checks today against.
+    ``trusted`` is the DB's trusted date (store.clock), which on-this-day checks today against;
+    ``occasions`` are the family's own (store.occasions rows).
     """
     full = lib
     lib, day_rows = full.day_based()
@@ -84,21 +89,36 @@ def propose(lib: Library, settings: dict[str, Any], today: date, place_at: Place
     holidays, gatherings = find_holidays(lib, dist, taken, gatherings, country_for, settings)
     if birthdays:
         holidays = [h for h in holidays if np.count_nonzero(in_birthday[h.rows]) * 2 < len(h.rows)]
+    own = find_occasions(lib, session_of, occasions or [], settings)
+    if own:
+        # the family named the day: a gathering or holiday on it is that occasion, not a second memory
+        gatherings, holidays = _yield_to(own, gatherings, len(lib)), _yield_to(own, holidays, len(lib))
     on_this_day = find_on_this_day(lib, today, settings, trusted)
     if lib is not full:
         # the day rules ran on the day-precise rows; candidates hold rows of the full library
-        for c in (*trips, *outs, *gatherings, *holidays, *birthdays, *on_this_day):
+        for c in (*trips, *outs, *gatherings, *holidays, *birthdays, *own, *on_this_day):
             c.rows = day_rows[c.rows]
     # a year is enough to place a photo in "Anna through the years"
     people = find_people(full, settings)
     periods = find_periods(full, settings)
     claimed = np.zeros(len(full), dtype=bool)
-    for c in (*trips, *outs, *gatherings, *holidays, *birthdays):
+    for c in (*trips, *outs, *gatherings, *holidays, *birthdays, *own):
         claimed[c.rows] = True
     # a day-dated scan folder that a day rule already made a memory of is not proposed twice
     periods = [p for p in periods if np.count_nonzero(claimed[p.rows]) * 2 < len(p.rows)]
     facts = {"homes": homes.summary(), "items": len(full)}
-    return [*trips, *outs, *gatherings, *holidays, *birthdays, *people, *on_this_day, *periods], facts
+    found = [*trips, *outs, *gatherings, *holidays, *birthdays, *own, *people, *on_this_day, *periods]
+    if settings["year_in_review"]:
+        found += find_year_in_review(full, found, today, settings)
+    return found, facts
+
+
+def _yield_to(winners: list[Candidate], others: list[Candidate], size: int) -> list[Candidate]:
+    """``others`` without those whose photos are mostly in one of ``winners`` (rows of one library)."""
+    won = np.zeros(size, dtype=bool)
+    for w in winners:
+        won[w.rows] = True
+    return [c for c in others if np.count_nonzero(won[c.rows]) * 2 < len(c.rows)]
 
 
 def _match(candidates: list[Candidate], existing: list[dict[str, Any]], ids: np.ndarray) -> dict[int, dict]:
@@ -262,10 +282,12 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None,
     # a root taken out of the config is excluded like a folder: its photos feed no new memory
     excluded = [*settings["excluded_folders"], *store_items.removed_roots(db)]
     lib = load_library(db, home_tz=cfg.home_tz, excluded_folders=excluded)
+    say = household.load(db)
+    lib = household.leave_out(lib, say, settings)  # hidden people, excluded periods and places
     report(1, 3)
     # places for positions without a stored one come from ingest's geocoder, so titles and items agree
     trusted = store_clock.trusted_now(db).astimezone(cfg.zone).date()  # a photo dated after it is no "newest"
-    candidates, facts = propose(lib, settings, today, partial(lookup_place, cfg, db), trusted)
+    candidates, facts = propose(lib, settings, today, partial(lookup_place, cfg, db), trusted, say.occasions)
     report(2, 3)
     with db.atomic():  # the household's decisions are read in the transaction that writes beside them
         existing = store_memories.existing_memories(db)

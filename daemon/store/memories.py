@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 STATUSES = ("suggested", "approved", "exported", "rejected")
-KINDS = ("trip", "day_out", "gathering", "holiday", "birthday", "on_this_day", "people", "period")
+KINDS = ("trip", "day_out", "gathering", "holiday", "birthday", "occasion", "on_this_day", "people", "period", "year_review")
 
 _STATUS_ORDER = "CASE m.status WHEN 'suggested' THEN 0 WHEN 'approved' THEN 1 WHEN 'exported' THEN 2 ELSE 3 END"
 

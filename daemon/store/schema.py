@@ -262,3 +262,53 @@ def m004_export_outputs(db: Database) -> None:
     One column with a default: SQLite adds it without rewriting the table.
     """
     db.execute("ALTER TABLE exports ADD COLUMN output TEXT NOT NULL DEFAULT 'collage'")
+
+
+@migrations()
+def m005_household_say(db: Database) -> None:
+    """What the household says before a memory exists: hidden people, excluded periods and places, its own
+    occasions, and which suggestions a notification already told about.
+
+    - ``people.hidden_at`` / ``hidden_by``: a hidden person (NULL: shown). Their faces stay; no new memory
+      shows them or names them (store/hiding.py, memories/hidden.py).
+    - ``exclusions``: a period (local dates, both ends included) or a place (a circle around a point, or a
+      named place) that no new memory takes photos from, with who said so and why (store/exclusions.py).
+    - ``occasions``: the family's own days: one-off or yearly, added by hand or imported from an ICS file
+      (``uid``: the event's UID, so a re-import updates instead of duplicating) (store/occasions.py).
+    - ``notifications``: the suggestions a digest has told about, so each is told about once (store/notify.py).
+
+    Two columns with no default and new, empty tables: nothing is rewritten, so it costs the same on 100k items.
+    """
+    db.executescript(
+        """
+        ALTER TABLE people ADD COLUMN hidden_at TEXT;
+        ALTER TABLE people ADD COLUMN hidden_by TEXT;
+        CREATE TABLE exclusions (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,                 -- period | place
+            start TEXT, "end" TEXT,             -- period: local dates YYYY-MM-DD, both included
+            lat REAL, lon REAL, radius_km REAL, -- place: a circle
+            place_name TEXT,                    -- place: a named place (a stored place's city, region or country)
+            reason TEXT,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL            -- the Unix user, as in memory_decisions
+        );
+        CREATE TABLE occasions (
+            id INTEGER PRIMARY KEY,
+            uid TEXT UNIQUE,                    -- the ICS event's UID; NULL for one added by hand
+            title TEXT NOT NULL,
+            date TEXT NOT NULL,                 -- YYYY-MM-DD: the (first) day; for a yearly one, the first year
+            days INTEGER NOT NULL DEFAULT 1,
+            yearly INTEGER NOT NULL DEFAULT 0,
+            people TEXT,                        -- JSON list of person names
+            source TEXT NOT NULL,               -- cli | tui | ics:<file name>
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            updated_at TEXT
+        );
+        CREATE TABLE notifications (
+            memory_id INTEGER PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+            sent_at TEXT NOT NULL
+        );
+        """
+    )

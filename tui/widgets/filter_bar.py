@@ -9,7 +9,8 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Select
 
-KINDS = ("trip", "day_out", "gathering", "birthday", "holiday", "on_this_day", "people", "period")
+KINDS = ("trip", "day_out", "gathering", "birthday", "occasion", "holiday", "on_this_day", "people", "period",
+         "year_review")
 STATUSES = ("suggested", "approved", "exported", "rejected")
 
 

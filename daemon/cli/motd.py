@@ -1,0 +1,3 @@
+"""STUB (issue 14): homeroll motd."""
+
+commands: list = []

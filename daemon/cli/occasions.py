@@ -1,0 +1,3 @@
+"""STUB (issue 14): homeroll occasions."""
+
+commands: list = []
