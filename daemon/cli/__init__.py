@@ -30,7 +30,7 @@ log = logging.getLogger("homeroll")
 
 #: Command-group modules, in help order.
 COMMAND_MODULES = ["setup", "scan", "run", "media", "status", "doctor", "people", "memories", "occasions", "export",
-                   "motd", "db", "tui", "demo"]
+                   "motd", "notify", "db", "tui", "demo"]
 
 _SQLITE_BUSY, _SQLITE_IOERR, _SQLITE_CANTOPEN = 5, 10, 14
 #: Below this much free space an I/O error is taken for a full disk: SQLite reports a -shm it cannot grow

@@ -24,3 +24,5 @@ class Candidate:
     spread: str = "day"       # how picks are spread: "day" (days and places) or "year"
     #: span kinds may match an existing memory by shared members when the key moved (photos were added)
     match_by_overlap: bool = True
+    #: at most this many picks instead of ``[memories] max_picks`` (a year in review shows more)
+    max_picks: int | None = None

@@ -200,7 +200,8 @@ class _Writer:
                 return
         removed_ids = _removed_ids(m)
         removed_rows = {self.row_of[x] for x in removed_ids if x in self.row_of}
-        curation = curate(self.lib, c.rows, self.settings, spread=c.spread, removed_rows=removed_rows)
+        settings = self.settings if c.max_picks is None else {**self.settings, "max_picks": c.max_picks}
+        curation = curate(self.lib, c.rows, settings, spread=c.spread, removed_rows=removed_rows)
         if curation is None:
             if m is not None:
                 self.seen.discard(m["id"])  # no longer proposable: treated as stale below

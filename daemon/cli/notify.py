@@ -1,0 +1,3 @@
+"""STUB (issue 14): homeroll notify."""
+
+commands: list = []
