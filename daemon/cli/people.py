@@ -2,7 +2,8 @@
 
 Face data never leaves the DB: these commands print ids, names, boxes and paths, never encodings.
 A name Google Takeout suggests for a person is only listed (``suggested_name``) until the household
-accepts or declines it: nothing here names anyone on its own.
+accepts or declines it: nothing here names anyone on its own. ``hide`` and ``unhide`` are a say about
+memories, not faces: they keep every face and re-select the suggestions at once (memories/hidden.py).
 """
 
 from __future__ import annotations
@@ -16,20 +17,25 @@ import click
 from homeroll.daemon.cli.context import AppContext, json_option, pass_app, print_json, subcommand
 from homeroll.daemon.errors import UserError
 from homeroll.daemon.faces import hints
+from homeroll.daemon.memories import hidden
 from homeroll.daemon.store import faces as store_faces
+from homeroll.daemon.store import hiding as store_hiding
 
 
 def _people_json(db) -> list[dict]:
     offers = hints.offers(db)
+    hidden_people = store_hiding.hidden_people(db)
     out = []
     for p in store_faces.list_people(db):
         offer = offers.get(p["id"])
+        hiding = hidden_people.get(p["id"], {"hidden_at": None, "hidden_by": None})
         out.append({
             "id": p["id"], "name": p["name"], "birthday": p["birthday"], "face_count": p["face_count"],
             "media": store_faces.person_media(db, p["id"]),
             "cover": store_faces.cover_path(db, p["cover_face_id"]),
             "cover_face_id": p["cover_face_id"],
             "suggested_name": offer.as_json() if offer else None,
+            "hidden": p["id"] in hidden_people, **hiding,
         })
     return out
 
@@ -52,7 +58,8 @@ def people(ctx: click.Context, app: AppContext, as_json: bool) -> None:
     for row in rows:
         name = row["name"] or "(unnamed)"
         bday = f", birthday {row['birthday']}" if row["birthday"] else ""
-        click.echo(f"{row['id']:>5}  {name}{bday}: {row['face_count']} faces in {len(row['media'])} photos")
+        hidden_note = f" (hidden from memories since {row['hidden_at'][:10]} by {row['hidden_by']})" if row["hidden"] else ""
+        click.echo(f"{row['id']:>5}  {name}{bday}: {row['face_count']} faces in {len(row['media'])} photos{hidden_note}")
         if row["suggested_name"]:
             offer = row["suggested_name"]
             click.echo(f"       Takeout calls this person {offer['name']} ({offer['photos']} of {offer['of']} "
@@ -108,6 +115,30 @@ def forget_cmd(app: AppContext, person_id: int, as_json: bool) -> None:
     else:
         click.echo(f"forgot person {person_id}: {result['faces_deleted']} face encodings and "
                    f"{result['crops_deleted']} crops deleted")
+
+
+_TODAY = click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]),
+                      help="Re-select as if today were this date (for 'on this day'); default: today in home_tz.")
+
+
+def _hiding_command(name: str, doc: str, hide: bool) -> None:
+    """hide and unhide: the household's say on who is featured, then the suggestions re-selected at once."""
+
+    @subcommand(people, name, "person_id", doc)
+    @_TODAY
+    @json_option("Print the person as JSON, with the re-selection's summary as \"selection\" (null: nothing changed).")
+    def run(app: AppContext, person_id: int, today: Any, as_json: bool) -> None:
+        result = hidden.set_hidden(app.db, app.config, person_id, hide, today.date() if today else None)
+        if as_json:
+            person = next(p for p in _people_json(app.db) if p["id"] == person_id)
+            print_json({**person, "selection": result["selection"]})
+        else:
+            click.echo(result["text"])
+
+
+_hiding_command("hide", "Leave PERSON_ID out of new memories (their faces stay; `forget` deletes them); "
+                "re-selects the suggestions.", hide=True)
+_hiding_command("unhide", "Show PERSON_ID in new memories again; re-selects the suggestions.", hide=False)
 
 
 def _report(app: AppContext, person_id: int, as_json: bool, text: str) -> None:

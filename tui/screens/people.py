@@ -3,6 +3,11 @@
 A name Google Takeout suggests for the highlighted person shows as one line with its own keys, only
 while there is such an offer (so the screen looks as before for libraries without Takeout names);
 it is applied only when the household presses accept.
+
+``h`` hides the highlighted person from memories, or shows them again: the key reads Hide or Unhide for
+the person highlighted, the list marks who is hidden, and the change re-selects the suggestions in a
+worker (memories.hidden.set_hidden, on the backend's connection), so the memories screen shows them
+without the person when the household goes back to it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Static
 
+from homeroll.daemon.memories import hidden
+from homeroll.daemon.store import hiding as store_hiding
 from homeroll.tui.backend import image_from_bytes
+from homeroll.tui.format import clip
 from homeroll.tui.messages import FacesLoaded, PeopleLoaded, ThumbLoaded
 from homeroll.tui.screens.base import DataScreen, decision_bindings
 from homeroll.tui.screens.dialogs import NEW_PERSON, ChoosePersonScreen, ConfirmScreen, FormScreen
@@ -26,6 +34,9 @@ from homeroll.tui.widgets.tile_grid import GraphicTileGrid, TileGrid, make_tile_
 
 #: Face crops shown per person (the count in the header is always the full one).
 FACES_SHOWN = 48
+#: After a hidden person's name in the list (the name column is 16 cells: the name is cut, never the mark).
+HIDDEN_MARK = " (hidden)"
+_SHOWN = {"hidden_at": None, "hidden_by": None}
 
 
 def forget_text(person: dict[str, Any]) -> str:
@@ -56,12 +67,16 @@ class PeopleScreen(DataScreen):
         Binding("g", "merge", "Merge"),
         Binding("m", "move", "Move face"),
         Binding("f", "forget", "Forget"),
+        # one key, two meanings: check_action shows the one that fits the highlighted person
+        Binding("h", "hide", "Hide"),
+        Binding("h", "unhide", "Unhide"),
         # hidden (check_action) unless a name is offered
         *decision_bindings("accept_name", "Accept name", "decline_name", "Decline name"),
         Binding("tab", "switch", "Faces/list", show=False),
     ]
 
     OFFER_ACTIONS = ("accept_name", "decline_name")
+    HIDE_ACTIONS = {"hide": False, "unhide": True}  # action -> whether the highlighted person must be hidden
 
     DEFAULT_CSS = """
     PeopleScreen #people-side { width: 44; }
@@ -76,6 +91,7 @@ class PeopleScreen(DataScreen):
         self._faces_for: int | None = None
         self._face_ids: list[int] = []
         self._offer: tuple[int, dict[str, Any]] | None = None  # (person id, offer) for the highlighted person
+        self._hidden = False  # whether the highlighted person is hidden (which of Hide / Unhide h means)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="#")
@@ -107,12 +123,15 @@ class PeopleScreen(DataScreen):
                 offers = self.backend.name_offers()
             except Exception:  # noqa: BLE001 - an offer is a nicety: the people list must load without it
                 offers = {}
-            people = [{**p, "suggested_name": offers.get(p["id"])} for p in people]
+            hidden_people = self.backend.call(store_hiding.hidden_people)
+            people = [{**p, "suggested_name": offers.get(p["id"]), **hidden_people.get(p["id"], _SHOWN)}
+                      for p in people]
         if not self.cancelled():
             self.post_message(PeopleLoaded(people))
 
     def on_people_loaded(self, message: PeopleLoaded) -> None:
         self.table.show(message.people)
+        self._mark_hidden(message.people)
         if not message.people:
             self.query_one("#person-header", Static).update(
                 "Nobody yet: people appear after the faces job has found a face several times.")
@@ -121,6 +140,13 @@ class PeopleScreen(DataScreen):
             self._set_offer(None)
             return
         self._show_person(force=True)
+
+    def _mark_hidden(self, people: list[dict[str, Any]]) -> None:
+        """The name cell of each hidden person, marked (the shared PeopleTable knows nothing of hiding)."""
+        width = 16 - len(HIDDEN_MARK)
+        for p in people:
+            if p.get("hidden_at"):
+                self.table.update_cell(str(p["id"]), "name", clip(person_label(p), width) + HIDDEN_MARK)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table is self.table:
@@ -134,7 +160,13 @@ class PeopleScreen(DataScreen):
         if person.get("birthday"):
             header += f"  birthday {person['birthday']}"
         header += f"  |  {person.get('face_count') or 0} faces in {person.get('item_count') or 0} photos"
+        hidden_now = bool(person.get("hidden_at"))
+        if hidden_now:
+            header += f"  |  hidden since {person['hidden_at'][:10]} by {person.get('hidden_by')}"
         self.query_one("#person-header", Static).update(header)
+        if hidden_now != self._hidden:
+            self._hidden = hidden_now
+            self.refresh_bindings()  # h turns from Hide to Unhide and back
         offer = person.get("suggested_name")
         self._set_offer((person["id"], offer) if offer else None)
         if force or person["id"] != self._faces_for:
@@ -152,6 +184,8 @@ class PeopleScreen(DataScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.OFFER_ACTIONS:
             return self._offer is not None
+        if action in self.HIDE_ACTIONS:
+            return self._hidden == self.HIDE_ACTIONS[action]
         return True
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="faces")
@@ -293,3 +327,18 @@ class PeopleScreen(DataScreen):
 
         self.app.push_screen(ConfirmScreen(f"Forget {person_label(person)}?", forget_text(person), yes="Forget"),
                              confirmed)
+
+    def action_hide(self) -> None:
+        self._set_hidden(True)
+
+    def action_unhide(self) -> None:
+        self._set_hidden(False)
+
+    def _set_hidden(self, hide: bool) -> None:
+        """No confirmation: hiding deletes nothing and h again undoes it (forget is the one that deletes)."""
+        person = self._person()
+        if person is None:
+            return
+        cfg = self.backend.cfg
+        today = self.app.clock().astimezone(cfg.zone).date()  # type: ignore[attr-defined]
+        self.act(self.backend.call, hidden.set_hidden, cfg, person["id"], hide, today, done=lambda r: r["text"])
