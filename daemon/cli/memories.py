@@ -1,4 +1,8 @@
-"""`homeroll select` and `homeroll memories …`: run the selection, list memories, and record the user's word."""
+"""`homeroll select` and `homeroll memories …`: run the selection, list memories, and record the user's word.
+
+``exclude``, ``exclusions`` and ``unexclude`` are the household's say before a memory exists (periods and
+places no new memory takes photos from, memories/exclusions.py); a change re-selects the suggestions at once.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import click
 
 from homeroll.daemon.cli.context import json_option, pass_app, print_json, subcommand
 from homeroll.daemon.errors import UserError
+from homeroll.daemon.memories import exclusions
+from homeroll.daemon.store import exclusions as store_exclusions
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import memories as store_memories
 
@@ -156,6 +162,7 @@ def show_cmd(app: Any, memory_id: int, as_json: bool) -> None:
     public["offered"] = [o["path"] for o in memory["offered"] if o["path"]]
     public["decided_by"] = memory["decided_by"]
     public["decisions"] = memory["decisions"]
+    public["left_out"] = exclusions.left_out(app.db, memory)
     if as_json:
         print_json(public)
         return
@@ -168,6 +175,69 @@ def show_cmd(app: Any, memory_id: int, as_json: bool) -> None:
     for path in public["offered"]:
         click.echo(f"  + {path} (offered)")
     _print_decisions(app, public["decisions"])
+    for line in exclusions.left_out_lines(public["left_out"]):
+        click.echo(f"  {line}")
+
+
+_TODAY = click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]),
+                      help="Re-select as if today were this date (for 'on this day'); default: today in home_tz.")
+
+
+def _said(result: dict[str, Any], as_json: bool) -> None:
+    """After exclude / unexclude: the change and the re-selection, as JSON or in one line."""
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(result["text"])
+
+
+@memories.command("exclude")
+@click.argument("period", required=False)
+@click.option("--place", metavar="NAME", help="Exclude a named place: a city, region or country (any case).")
+@click.option("--near", metavar="LAT,LON", help="Exclude a circle around this point (degrees, e.g. 38.72,-9.14).")
+@click.option("--radius-km", type=float,
+              help=f"The circle's radius with --near (default {exclusions.DEFAULT_RADIUS_KM:g}).")
+@click.option("--reason", help="Why, for the household (shown by `memories exclusions` and `memories show`).")
+@_TODAY
+@json_option("Print {exclusion, photos, selection, text} as JSON.")
+@pass_app
+def exclude_cmd(app: Any, period: str | None, place: str | None, near: str | None, radius_km: float | None,
+                reason: str | None, today: Any, as_json: bool) -> None:
+    """Leave a period or a place out of every new memory.
+
+    PERIOD is YYYY-MM-DD..YYYY-MM-DD (both days included) or one day; or give --place or --near instead.
+    The suggestions are re-selected at once; approved and exported memories keep their picks.
+    """
+    result = exclusions.exclude(app.db, app.config, period=period, place=place, near=near, radius_km=radius_km,
+                                reason=reason, today=today.date() if today else None)
+    _said(result, as_json)
+
+
+@subcommand(memories, "unexclude", "exclusion_id")
+@_TODAY
+@json_option("Print {exclusion, selection, text} as JSON.")
+def unexclude_cmd(app: Any, exclusion_id: int, today: Any, as_json: bool) -> None:
+    """Remove an exclusion: its photos may be in new memories again."""
+    _said(exclusions.unexclude(app.db, app.config, exclusion_id, today.date() if today else None), as_json)
+
+
+@memories.command("exclusions")
+@json_option("JSON on stdout: the rows as stored, plus what (as it reads) and photos (how many it leaves out).")
+@pass_app
+def exclusions_cmd(app: Any, as_json: bool) -> None:
+    """List the excluded periods and places."""
+    rows = store_exclusions.list_exclusions(app.db)
+    counts = exclusions.photo_counts(app.db, rows)
+    listing = [{**row, "what": exclusions.describe(row), "photos": counts[row["id"]]} for row in rows]
+    if as_json:
+        print_json(listing)
+        return
+    if not listing:
+        click.echo("Nothing is excluded. `homeroll memories exclude 2023-02-01..2023-03-15` leaves out a period.")
+    for row in listing:
+        reason = f" ({row['reason']})" if row["reason"] else ""
+        click.echo(f"{row['id']:>5}  {row['what']}{reason}: {row['photos']} photos left out, "
+                   f"by {row['created_by']} on {row['created_at'][:10]}")
 
 
 @click.command("select")
