@@ -164,6 +164,21 @@ def _occasions(roll: _Roll, today: date, face_photos: list[Path]) -> None:
             roll.photo(Shot(_at(then, 10 + k), "berlin", 3))
 
 
+def _graduation(roll: _Roll, today: date, face_photos: list[Path]) -> date:
+    """An afternoon the household names itself (the demo adds it as an occasion): no rule would call it a
+    graduation, and with ten photos at home it is no gathering either."""
+    day = date(today.year - 1, 6, 28)
+    roll.manifest["events"].append({"kind": "graduation", "date": day.isoformat()})
+    for k in range(10):
+        image = None
+        if face_photos and k % 2 == 0:
+            with Image.open(face_photos[(k // 2 + 2) % len(face_photos)]) as src:
+                image = src.convert("RGB")
+                image.thumbnail((1280, 1280))
+        roll.photo(Shot(_at(day, 14, k * 9), "berlin", 1), palette="party", image=image)
+    return day
+
+
 def _screens_and_messages(roll: _Roll, dest: Path, today: date) -> None:
     """Screenshots and messenger images: indexed, never chosen for a memory."""
     shots = dest / "anna-pixel" / "Pictures" / "Screenshots"
@@ -185,13 +200,17 @@ def _screens_and_messages(roll: _Roll, dest: Path, today: date) -> None:
 
 
 def generate_camera_roll(dest: Path, seed: int = 7, today: date | None = None, face_photos: list[Path] | None = None,
-                         size: tuple[int, int] = (1024, 768)) -> dict:
-    """Write the demo roll under ``dest`` (two phones' folders). Returns a small manifest of what is in it."""
+                         size: tuple[int, int] = (1024, 768), graduation: bool = False) -> dict:
+    """Write the demo roll under ``dest`` (two phones' folders). Returns a small manifest of what is in it.
+
+    ``graduation`` adds the afternoon `homeroll demo` names as the family's own occasion."""
     today = today or date.today()
     roll = _Roll(dest, seed, size)
     _everyday(roll, today)
     _trips(roll, today)
     _occasions(roll, today, list(face_photos or []))
+    if graduation:
+        _graduation(roll, today, list(face_photos or []))
     _screens_and_messages(roll, dest, today)
     # Files must look settled (old mtimes), as a synced roll does.
     for root, _, names in os.walk(dest):

@@ -20,7 +20,9 @@ from homeroll.daemon.config import Config
 from homeroll.tui.backend import Backend
 from homeroll.tui.messages import DataChanged
 from homeroll.tui.screens.base import DataScreen
+from homeroll.tui.screens.exclusions import ExclusionsScreen
 from homeroll.tui.screens.memories import MemoriesScreen
+from homeroll.tui.screens.occasions import OccasionsScreen
 from homeroll.tui.screens.people import PeopleScreen
 from homeroll.tui.screens.status import StatusScreen
 
@@ -30,12 +32,15 @@ __all__ = ["HomerollApp", "run_tui"]
 class HomerollApp(App):
     TITLE = "homeroll"
     CSS_PATH = "homeroll.tcss"
-    MODES = {"memories": MemoriesScreen, "people": PeopleScreen, "status": StatusScreen}
+    MODES = {"memories": MemoriesScreen, "people": PeopleScreen, "status": StatusScreen,
+             "occasions": OccasionsScreen, "left_out": ExclusionsScreen}
     DEFAULT_MODE = "memories"
     BINDINGS = [
         Binding("1", "switch_mode('memories')", "Memories"),
         Binding("2", "switch_mode('people')", "People"),
         Binding("3", "switch_mode('status')", "Status"),
+        Binding("4", "switch_mode('occasions')", "Occasions"),
+        Binding("5", "switch_mode('left_out')", "Left out"),
         Binding("ctrl+r", "refresh_data", "Refresh", show=False),
         Binding("q", "quit", "Quit"),
     ]
