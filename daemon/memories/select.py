@@ -47,6 +47,7 @@ from homeroll.daemon.memories.trips import find_trips
 from homeroll.daemon.memories.year_review import find_year_in_review
 from homeroll.daemon.store import clock as store_clock
 from homeroll.daemon.store import items as store_items
+from homeroll.daemon.store import leftout as store_leftout
 from homeroll.daemon.store import memories as store_memories
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,7 @@ class _Writer:
         self.keys_taken = {m["stable_key"] for m in existing}
         self.albums = AlbumNamer(lib.albums)
         self.seen: set[int] = set()  # ids of the memories some candidate still proposes
+        self.stale: set[int] = set()  # ids of the suggestions dropped in this run
         self.summary: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "dropped": 0, "offered": 0,
                                         "rejected_kept_out": 0, "by_kind": Counter()}
 
@@ -267,6 +269,17 @@ class _Writer:
                  if m["id"] not in self.seen and m["status"] == "suggested" and not _user_edited(m)]
         store_memories.delete_memories(self.db, stale)
         self.summary["dropped"] = len(stale)
+        self.stale = set(stale)
+
+    def withdraw(self, existing: list[dict[str, Any]], left_out: list[int]) -> None:
+        """Left-out photos leave what was not re-curated: an edited suggestion kept, an approved one's offers."""
+        gone = set(left_out)
+        for m in existing if gone else ():
+            if m["id"] in self.seen and m["status"] == "suggested" or m["id"] in self.stale:
+                continue  # re-curated from the library without them, or gone
+            hit = gone.intersection(m["members"])
+            if hit and m["status"] != "rejected":
+                store_leftout.withdraw(self.db, m["id"], sorted(hit), offered_only=m["status"] != "suggested")
 
 
 def run_selection(cfg: Config, db: Database, *, today: date | None = None,
@@ -284,7 +297,9 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None,
     excluded = [*settings["excluded_folders"], *store_items.removed_roots(db)]
     lib = load_library(db, home_tz=cfg.home_tz, excluded_folders=excluded)
     say = household.load(db)
-    lib = household.leave_out(lib, say, settings)  # hidden people, excluded periods and places
+    kept = household.leave_out(lib, say, settings)  # hidden people, excluded periods and places
+    left_out = np.setdiff1d(lib.ids, kept.ids).tolist() if kept is not lib else []
+    lib = kept
     report(1, 3)
     # places for positions without a stored one come from ingest's geocoder, so titles and items agree
     trusted = store_clock.trusted_now(db).astimezone(cfg.zone).date()  # a photo dated after it is no "newest"
@@ -297,6 +312,7 @@ def run_selection(cfg: Config, db: Database, *, today: date | None = None,
         for i, c in enumerate(candidates):
             writer.write(c, matched.get(i))
         writer.drop_stale(existing)
+        writer.withdraw(existing, left_out)
         store_items.kv_set(db, "memories.homes", json.dumps(facts["homes"]))
     report(3, 3)
     summary = writer.summary

@@ -222,3 +222,32 @@ def test_an_unknown_person_is_one_line_and_exit_2(cli_setup, command):
     proc = run_cli(cfg.path, "people", command, "99999", check=False)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == "homeroll: no person with id 99999 (see `homeroll people`)", proc.stderr
+
+
+def test_what_selection_does_not_re_curate_loses_the_hidden_person_too(tmp_path):
+    """An edited suggestion no rule proposes any more is kept, not re-curated; photos offered to an approved
+    memory are not its picks: neither may keep showing a hidden person (store/leftout.py)."""
+    db, truth = roll_db(1)
+    cfg = selection_config(tmp_path)
+    run_selection(cfg, db, today=TODAY)
+    anna, ben = truth.people["Anna"], truth.people["Ben"]
+    anna_photos = _photos_of(db, anna)
+    before = _memories(db)
+    pair = before[f"pair:{anna}:{ben}"]
+    store_memories.rename(db, pair["id"], "Our two")          # edited: kept when no rule proposes it
+    party_key = next(k for k, m in before.items() if m["kind"] == "gathering" and set(m["pick_ids"]) & anna_photos)
+    party = before[party_key]
+    store_memories.approve(db, party["id"])
+    offered = sorted(anna_photos - party["member_ids"])[:3]
+    store_memories.offer_items(db, party["id"], offered)
+
+    hidden.set_hidden(db, cfg, anna, True, TODAY)
+    after = _memories(db)
+    kept = next((m for m in after.values() if m["id"] == pair["id"]), None)
+    assert kept is None or not kept["member_ids"] & anna_photos  # every pair photo shows her: it goes
+    approved = after[party_key]
+    assert approved["pick_ids"] == party["pick_ids"]               # its own picks stay the household's
+    assert not set(offered) & approved["member_ids"]
+    offered_rows = db.execute("SELECT COUNT(*) FROM memory_items WHERE memory_id = ? AND offered = 1",
+                              [party["id"]]).fetchone()[0]
+    assert offered_rows == 0
