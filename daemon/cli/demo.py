@@ -48,7 +48,7 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
 
     _step("Generating a camera roll: two phones, home in Berlin, trips to Lisbon & Sintra and Japan")
     started = time.monotonic()
-    manifest = generate_camera_roll(library, seed=seed, face_photos=face_photos)
+    manifest = generate_camera_roll(library, seed=seed, face_photos=face_photos, graduation=True)
     click.echo(f"{manifest['photos']} JPEG, {manifest['heic']} HEIC, {manifest['videos']} videos, "
                f"{manifest['screenshots']} screenshots, {manifest['messenger']} messenger images "
                f"in {library} ({time.monotonic() - started:.0f} s)")
@@ -102,6 +102,8 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
         click.echo(f"  #{memory['id']:<3} {memory['kind']:<12} {memory['title']}  ({memory['start']} .. {memory['end']})")
         click.echo(f"        why: {memory['reason']}")
 
+    _household_say(cfg, db, manifest, store_faces.list_people(db))
+
     _step("Approving the first trip: its collage and its film (homeroll memories approve / homeroll export)")
     trips = [m for m in memories if m["kind"] == "trip"] or memories
     if trips:
@@ -125,6 +127,28 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     click.echo(f"  (then drop photos into {library} and watch `homeroll {cfg_arg} status`)")
     click.echo(f"scripting:                              .venv/bin/homeroll {cfg_arg} memories --json")
     click.echo(f"what it is doing, and any job's last error: .venv/bin/homeroll {cfg_arg} status")
+
+
+def _household_say(cfg: config_mod.Config, db, manifest: dict, people: list[dict]) -> None:
+    """The household's say before any memory exists: its own occasion, and a person it never wants shown."""
+    from homeroll.daemon.memories import family_occasions, hidden
+    from homeroll.daemon.store import memories as store_memories
+
+    _step("The household's say: its own occasion, a hidden person (homeroll occasions add / people hide)")
+    day = next(e["date"] for e in manifest["events"] if e["kind"] == "graduation")
+    named = [p["name"] for p in people[:1] if p.get("name")]
+    title = f"{named[0]}'s graduation" if named else "Our graduation day"
+    added = family_occasions.add_and_select(db, cfg, title, day, people=named)
+    click.echo(f'homeroll occasions add "{title}" {day}' + (f" --people {named[0]}" if named else ""))
+    click.echo(f"  {added['text']}")
+    for memory in store_memories.list_memories(db, kind="occasion"):
+        click.echo(f"  #{memory['id']:<3} {memory['title']}\n        why: {memory['reason']}")
+    others = [p for p in people[1:] if not p.get("name")]
+    if others:
+        result = hidden.set_hidden(db, cfg, others[0]["id"], True)
+        click.echo(f"homeroll people hide {others[0]['id']}\n  {result['text']}")
+        click.echo("  their faces stay in the DB (`homeroll people forget` deletes them); "
+                   f"`homeroll people unhide {others[0]['id']}` brings them back")
 
 
 def _explain_dates(db, library: Path, takeout, scans) -> None:
