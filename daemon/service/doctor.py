@@ -205,18 +205,21 @@ def _network_blocked(unit: facts.Unit) -> str | None:
 
 
 def check_network(cfg: config_mod.Config, unit: facts.Unit | None) -> Check:
-    """Online features (today the opt-in geocoder) against a unit with no network."""
+    """Online features (the opt-in geocoder, notification digests) against a unit with no network."""
     geocoder = cfg["geocoder"]
     online = [f"[geocoder] provider = {geocoder['provider']!r}"] if geocoder["provider"] != "offline" else []
+    if cfg["notify"]["urls"]:
+        online.append(f"[notify] urls ({len(cfg['notify']['urls'])})")
     if not online:
         return Check("network", "ok", "nothing online is configured: the service needs no network")
+    what = " and ".join(online)
     blocked = _network_blocked(unit) if unit is not None else None
     if blocked is None:
-        return Check("network", "ok", f"{online[0]} and the unit allows the network"
-                     if unit is not None else f"{online[0]}; no unit to check")
-    return Check("network", "fail", f"{online[0]} but the unit forbids the network ({blocked})",
+        return Check("network", "ok", f"{what} and the unit allows the network"
+                     if unit is not None else f"{what}; no unit to check")
+    return Check("network", "fail", f"{what} but the unit forbids the network ({blocked})",
                  "systemctl edit homeroll: PrivateNetwork=no, RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6, "
-                 "IPAddressDeny= (README, 'Opt-in online geocoder: what to relax')")
+                 "IPAddressDeny= (README, 'Opt-in online geocoder: what to relax', and 'Notifications (opt-in)')")
 
 
 # --- the service and its DB -----------------------------------------------------------------------------------

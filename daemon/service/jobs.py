@@ -1,4 +1,5 @@
-"""The schedule of heavier work: reconcile, faces, memory selection, export, the nightly backup.
+"""The schedule of heavier work: reconcile, faces, memory selection, export, the nightly backup, and the
+opt-in digest of new suggestions (only with ``[notify] urls``; service/notify.py).
 
 APScheduler is only the clock. Its jobs do not touch the DB: each one asks the service's index
 worker (the single writer) to run a step, and the worker runs steps between files. The job store
@@ -38,7 +39,8 @@ __all__ = ["FACES_CHUNK", "JOB_IDS", "STEPS", "make_scheduler", "purge_expired",
 STEPS = ("scan", "faces", "select", "export")
 #: Scheduled job id -> the config section and key of its trigger.
 JOB_IDS = {"reconcile": ("watch", "reconcile_hours"), "faces": ("faces", "cron"),
-           "select": ("memories", "cron"), "export": ("export", "cron"), "backup": ("backup", "cron")}
+           "select": ("memories", "cron"), "export": ("export", "cron"), "backup": ("backup", "cron"),
+           "notify": ("notify", "cron")}
 
 
 def _triggers(cfg: Config) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def _triggers(cfg: Config) -> dict[str, Any]:
     if hours <= 0:
         raise UserError(f"{cfg.path}: [watch] reconcile_hours must be > 0")
     triggers["reconcile"] = IntervalTrigger(seconds=hours * 3600, timezone=cfg.zone)
-    for job_id in ("faces", "select", "export", "backup"):
+    for job_id in ("faces", "select", "export", "backup", "notify"):
         section, key = JOB_IDS[job_id]
         text = str(cfg[section][key])
         try:
@@ -72,18 +74,16 @@ def schedule_jobs(scheduler: BackgroundScheduler, cfg: Config, submit: Callable[
     Raises UserError for a bad crontab line before anything is changed.
     """
     triggers = _triggers(cfg)
-    if not cfg["faces"]["enabled"]:
-        triggers.pop("faces")
-        if scheduler.get_job("faces"):
-            scheduler.remove_job("faces")
-    if not cfg["export"]["auto"]:
-        triggers.pop("export")
-        if scheduler.get_job("export"):
-            scheduler.remove_job("export")
-    if int(cfg["backup"]["keep"]) <= 0:  # keep = 0: no nightly backups
-        triggers.pop("backup")
-        if scheduler.get_job("backup"):
-            scheduler.remove_job("backup")
+    for job_id, wanted in _wanted(cfg).items():
+        if not wanted:
+            triggers.pop(job_id)
+            if scheduler.get_job(job_id):
+                scheduler.remove_job(job_id)
+    if "notify" in triggers:  # an opt-in that opens sockets: say so at every start and reload
+        from homeroll.daemon.service.notify import redact
+
+        log.info("notify: a digest of new suggestions goes to %s at %r", ", ".join(
+            redact(u) for u in cfg["notify"]["urls"]), cfg["notify"]["cron"])
     for job_id, trigger in triggers.items():
         if not scheduler.running and scheduler.get_job(job_id):
             scheduler.remove_job(job_id)  # replace_existing only dedupes once the scheduler runs
@@ -94,12 +94,20 @@ def schedule_jobs(scheduler: BackgroundScheduler, cfg: Config, submit: Callable[
     return {job.id: str(job.next_run_time) for job in scheduler.get_jobs()}
 
 
+def _wanted(cfg: Config) -> dict[str, bool]:
+    """The jobs the config can switch off, and whether it wants them."""
+    return {"faces": bool(cfg["faces"]["enabled"]), "export": bool(cfg["export"]["auto"]),
+            "backup": int(cfg["backup"]["keep"]) > 0,  # keep = 0: no nightly backups
+            "notify": bool(cfg["notify"]["urls"])}  # urls = []: off, and apprise is never loaded
+
+
 #: The scheduled steps besides scan: each area's entry point, imported only when the step runs.
 _STEP_FUNCTIONS = {
     "faces": ("homeroll.daemon.faces.job", "run_faces_job"),
     "select": ("homeroll.daemon.memories.select", "run_selection"),
     "export": ("homeroll.daemon.collage.export", "run_export_job"),
     "backup": ("homeroll.daemon.store.backup", "run_backup_job"),
+    "notify": ("homeroll.daemon.service.notify", "run_notify_job"),
 }
 
 
