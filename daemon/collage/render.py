@@ -138,10 +138,17 @@ def encode_collage(collage: Collage, fmt: str, quality: int) -> bytes:
 
 def _probe_usable(sources: Sequence[Source], limit: int,
                   skipped: list[tuple[str, str]]) -> tuple[list[Probed], list[int]]:
-    """Up to ``limit`` picks that open, and where each came from (usable[i] is sources[origin[i]])."""
+    """Up to ``limit`` picks that open, and where each came from (usable[i] is sources[origin[i]]).
+
+    More picks than the page holds (a year in review has 40) are taken evenly over the list, which is in time
+    order, so the page shows the whole year and not its first months; the others stand in for any that fail."""
     usable: list[Probed] = []
     origin: list[int] = []
-    for position, src in enumerate(sources):
+    spread = sorted({round(i * (len(sources) - 1) / max(1, limit - 1)) for i in range(limit)}) \
+        if len(sources) > limit else list(range(len(sources)))
+    order = spread + [i for i in range(len(sources)) if i not in set(spread)]
+    for position in order:
+        src = sources[position]
         if len(usable) >= limit:
             break
         try:
@@ -152,7 +159,8 @@ def _probe_usable(sources: Sequence[Source], limit: int,
             skipped.append((src.path, str(exc)))
     if not usable:
         raise ValueError(f"none of the photos can be used ({_first_reason(skipped)})")
-    return usable, origin
+    kept = sorted(range(len(origin)), key=origin.__getitem__)  # back in the memory's own order
+    return [usable[k] for k in kept], [origin[k] for k in kept]
 
 
 def _page_areas(width: int, height: int, look: Style, captioned: bool, margin_px: int) -> tuple[Rect, Rect | None]:

@@ -112,7 +112,7 @@ def test_picks_never_hold_screenshots_messenger_images_or_a_doubled_burst(select
     burst_of = {item: n for n, frames in enumerate(truth.bursts) for item in frames}
     for m in store_memories.list_memories(db):
         picks = _pick_ids(db, m["id"])
-        assert 6 <= len(picks) <= 30
+        assert 6 <= len(picks) <= (40 if m["kind"] == "year_review" else 30)  # year_in_review_picks
         bursts = [burst_of[i] for i in picks if i in burst_of]
         assert len(bursts) == len(set(bursts)), f"{m['title']} has two frames of one burst"
         assert m["cover"] in picks
@@ -122,7 +122,8 @@ def test_each_memory_explains_itself(selected, seed):
     db, _, _ = selected[seed]
     for m in store_memories.list_memories(db):
         assert m["reason"] and m["reason"].split(":")[0] in {"trip", "day out", "gathering", "holiday", "birthday",
-                                                             "people", "on this day"}
+                                                             "people", "on this day", "period",
+                                                             f"{m['start'][:4]} in review"}
         assert any(ch.isdigit() for ch in m["reason"])
 
 
