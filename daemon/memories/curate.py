@@ -118,7 +118,9 @@ def curate(lib: Library, rows: np.ndarray, settings: dict[str, Any], *, spread: 
     candidates = rows[reps]
     cand_scores = scores[reps]
     if spread == "review":
-        chosen = review_picks(lib, candidates, cand_scores, min(len(reps), max_picks))
+        # the shares of the review's size, not of what is left: a photo the household took out must
+        # not lower a month's or a day's share and take another pick with it
+        chosen = review_picks(lib, candidates, cand_scores, min(len(reps), max_picks), share_of=max_picks)
     else:
         chosen = _spread_picks(lib, candidates, cand_scores, pick_count(len(reps), min_picks, max_picks), spread)
     chosen.sort(key=lambda i: lib.t[candidates[i]])
@@ -158,12 +160,12 @@ def _spread_picks(lib: Library, candidates: np.ndarray, cand_scores: np.ndarray,
 class _ReviewShares:
     """What a year in review has picked so far per month, day, group and named person, and what still fits."""
 
-    def __init__(self, lib: Library, candidates: np.ndarray, k: int, group: np.ndarray | None,
+    def __init__(self, lib: Library, candidates: np.ndarray, share_of: int, group: np.ndarray | None,
                  group_caps: np.ndarray | None) -> None:
         self.named = [tuple(p for p in lib.row_people.get(int(r), ()) if lib.named(p)) for r in candidates]
         _, self.month = np.unique(month_numbers(lib.outing_day[candidates]), return_inverse=True)
         _, self.day = np.unique(lib.outing_day[candidates], return_inverse=True)
-        self.month_cap, self.day_cap = review_shares(k, int(self.month.max()) + 1)
+        self.month_cap, self.day_cap = review_shares(share_of, int(self.month.max()) + 1)
         self.month_used = np.zeros(self.month.max() + 1)
         self.day_used = np.zeros(self.day.max() + 1)
         self.group = np.full(len(candidates), -1, dtype=np.int64) if group is None else group
@@ -205,13 +207,15 @@ class _ReviewShares:
 
 
 def review_picks(lib: Library, candidates: np.ndarray, cand_scores: np.ndarray, k: int,
-                 group: np.ndarray | None = None, group_caps: np.ndarray | None = None) -> list[int]:
+                 group: np.ndarray | None = None, group_caps: np.ndarray | None = None, *,
+                 share_of: int | None = None) -> list[int]:
     """Up to k indices into candidates: each named person and each group once, then the best within the shares.
 
     ``group``: per candidate the index of its group (a trip, a gathering) or -1; ``group_caps``: per group
-    the most picks it may give. Fewer than k when the shares are full: rather that than one month too many.
+    the most picks it may give; ``share_of``: the review size the month and day shares are of (k's own by
+    default). Fewer than k when the shares are full: rather that than one month too many.
     """
-    shares = _ReviewShares(lib, candidates, k, group, group_caps)
+    shares = _ReviewShares(lib, candidates, k if share_of is None else share_of, group, group_caps)
     chosen: list[int] = []
     for members in shares.to_show():
         if len(chosen) >= k:

@@ -246,3 +246,24 @@ def test_the_cli_lists_the_review_with_its_media(tmp_path):
     assert review["title"] == "2021 in review" and len(review["media"]) == PICKS
     assert all(Path(p).is_relative_to(library) for p in review["media"])
     assert review["reason"].startswith("2021 in review: 40 of ")
+
+
+def test_a_photo_taken_out_of_the_review_is_the_only_one_that_goes(tmp_path):
+    # 25 picks over 12 months: a month's share is 4 of 25 but only 3 of 24, so re-curating the 24 left
+    # with the shares of 24 would also take one pick off every month that gives 4
+    db, truth = roll_db(1)
+    _gorgeous(db, next(t for t in truth.trips if t.start.year == 2022).item_ids)  # fills its month
+    cfg = selection_config(tmp_path, year_in_review_picks=25)
+    run_selection(cfg, db, today=JANUARY)
+    before = _review(db)
+    assert len(before["pick_ids"]) == 25
+    month_of = {item: (d.year, d.month) for item, d in _outing_days(db, before["pick_ids"]).items()}
+    months = Counter(month_of.values())
+    assert len(months) == 12 and max(months.values()) == 4, months  # the case the shares of 24 would cut
+    taken_out = next(item for item, month in month_of.items() if months[month] < 4)
+    store_memories.remove_item(db, before["id"], taken_out)
+    run_selection(cfg, db, today=JANUARY)
+    after = _review(db)
+    assert after["id"] == before["id"] and after["status"] == "suggested"
+    assert after["pick_ids"] == [i for i in before["pick_ids"] if i != taken_out]
+    assert taken_out not in after["member_ids"]
