@@ -71,3 +71,23 @@ def screen_text(app) -> str:
                       color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
+
+
+def read(cfg, fn, *args):
+    """A store function's answer on a connection of the test's own (as another process would see it)."""
+    from homeroll.daemon import store
+
+    db = store.connect(cfg.db_path)
+    try:
+        return fn(db, *args)
+    finally:
+        db.close()
+
+
+async def open_screen(pilot, screen_class):
+    """Push a screen onto the test app once it settled, and wait for it to settle (its first load)."""
+    await settle(pilot)
+    screen = screen_class()
+    await pilot.app.push_screen(screen)
+    await settle(pilot)
+    return screen

@@ -7,27 +7,14 @@ tui/app.py, which these tests do not depend on.
 
 from __future__ import annotations
 
-from homeroll.daemon import store
 from homeroll.daemon.store import exclusions as store_exclusions
 from homeroll.tui.screens.dialogs import ConfirmScreen, FormScreen
 from homeroll.tui.screens.exclusions import ExclusionsScreen
-from tests.tui.conftest import screen_text, settle
-
-
-def read(cfg, fn, *args):
-    db = store.connect(cfg.db_path)
-    try:
-        return fn(db, *args)
-    finally:
-        db.close()
+from tests.tui.conftest import open_screen, read, screen_text, settle
 
 
 async def open_exclusions(pilot) -> ExclusionsScreen:
-    await settle(pilot)
-    screen = ExclusionsScreen()
-    await pilot.app.push_screen(screen)
-    await settle(pilot)
-    return screen
+    return await open_screen(pilot, ExclusionsScreen)
 
 
 async def _add(pilot, what: str, reason: str = "") -> None:

@@ -10,29 +10,16 @@ from datetime import date
 
 from icalendar import Calendar, Event
 
-from homeroll.daemon import store
 from homeroll.daemon.store import faces as store_faces
 from homeroll.daemon.store import memories as store_memories
 from homeroll.daemon.store import occasions as store_occasions
 from homeroll.tui.screens.dialogs import ConfirmScreen
 from homeroll.tui.screens.occasions import OccasionFormScreen, OccasionsScreen
-from tests.tui.conftest import screen_text, settle
-
-
-def read(cfg, fn, *args):
-    db = store.connect(cfg.db_path)
-    try:
-        return fn(db, *args)
-    finally:
-        db.close()
+from tests.tui.conftest import open_screen, read, screen_text, settle
 
 
 async def open_occasions(pilot) -> OccasionsScreen:
-    await settle(pilot)
-    screen = OccasionsScreen()
-    await pilot.app.push_screen(screen)
-    await settle(pilot)
-    return screen
+    return await open_screen(pilot, OccasionsScreen)
 
 
 async def test_a_adds_an_occasion_and_its_memory_appears(make_app, tui_library):
