@@ -21,6 +21,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 import argparse
 import resource
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -30,6 +31,9 @@ import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
+#: The commit before issue 12's detection work: "today's" figures, loaded with git show.
+BASE = "6ee5729"
+MIX_DIR = REPO / "bench" / "out" / "facemix"
 PHOTOS = [  # (corpus path, faces a person sees)
     ("examples/obama.jpg", 1),
     ("examples/biden.jpg", 1),
@@ -54,6 +58,11 @@ def make_12mp(corpus: Path, out: Path) -> list[tuple[Path, int]]:
 
 def reference_pipeline(path: Path) -> int:
     """face_recognition.load_image_file + face_locations(upsample=1) + face_encodings, with dlib directly."""
+    return len(reference_boxes(path))
+
+
+def reference_boxes(path: Path) -> list[tuple[int, int, int, int]]:
+    """reference_pipeline's faces as (top, left, bottom, right) in the photo's pixels."""
     import dlib
 
     from homeroll.daemon.faces import models
@@ -63,8 +72,9 @@ def reference_pipeline(path: Path) -> int:
     encoder = _cached("enc", lambda: dlib.face_recognition_model_v1(str(models.model_path(models.FACE_ENCODER))))
     image = np.array(Image.open(path).convert("RGB"))
     rects = detector(image, 1)
-    encodings = [np.array(encoder.compute_face_descriptor(image, predictor(image, r), 1)) for r in rects]
-    return len(encodings)
+    for r in rects:
+        np.array(encoder.compute_face_descriptor(image, predictor(image, r), 1))
+    return [(r.top(), r.left(), r.bottom(), r.right()) for r in rects]
 
 
 _CACHE: dict = {}
@@ -140,6 +150,143 @@ def clustering(n: int) -> tuple[float, int, int, int, int]:
     return float(seconds), int(found), int(true), int(mixed), int(rss)
 
 
+def base_detector():
+    """The base commit's daemon/faces/detect.py as a temp module (the tree is not touched), and its detector."""
+    import types
+
+    source = subprocess.run(["git", "-C", str(REPO), "show", f"{BASE}:daemon/faces/detect.py"],
+                            capture_output=True, text=True, check=True).stdout
+    module = types.ModuleType(f"detect_{BASE}")
+    sys.modules[module.__name__] = module  # its dataclasses look themselves up there
+    exec(compile(source, f"{BASE}:daemon/faces/detect.py", "exec"), module.__dict__)  # noqa: S102
+    return module.FaceDetector()
+
+
+def _facemix():
+    """bench/facemix.py (bench/ is off sys.path, see the top)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("facemix", Path(_HERE) / "facemix.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["facemix"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _score(mix, detect, shots) -> dict[str, list]:
+    """kind -> [(seconds, true positives, false positives, labelled faces)] per photo."""
+    rows: dict[str, list] = {}
+    for shot in shots:
+        started = time.perf_counter()
+        boxes = detect(shot.path)
+        seconds = time.perf_counter() - started
+        hits, false = mix.match(boxes, shot.boxes)
+        rows.setdefault(shot.kind, []).append((seconds, hits, false, len(shot.boxes)))
+        rows.setdefault("heic" if shot.path.suffix == ".heic" else "jpeg", []).append((seconds, hits, false,
+                                                                                         len(shot.boxes)))
+    return rows
+
+
+def _homeroll(detector):
+    def detect(path: Path) -> list[tuple[float, ...]]:
+        found = detector.detect_path(path)
+        return [(f.top * found.height, f.left * found.width, f.bottom * found.height, f.right * found.width)
+                for f in found.faces]
+    return detect
+
+
+def mix_rows(corpus: Path, count: int, core: int, reference: bool) -> dict[str, dict[str, list]]:
+    """The mix of issue 12 through the base commit's detector, this tree's, and the reference, on one CPU."""
+    from homeroll.daemon.faces.detect import FaceDetector
+
+    mix = _facemix()
+    print(f"making the {count}-photo 12-MP mix in {MIX_DIR} (cached; minutes the first time)...", flush=True)
+    shots = mix.make_mix(corpus, MIX_DIR, count)
+    runs = {BASE: _homeroll(base_detector()), "new": _homeroll(FaceDetector())}
+    if reference:
+        runs["reference"] = reference_boxes
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    try:
+        results = {}
+        for name, detect in runs.items():
+            detect(shots[0].path)  # warm-up: models, libheif
+            results[name] = _score(mix, detect, shots)
+    finally:
+        os.sched_setaffinity(0, affinity)
+    _print_mix(results, len(shots), core)
+    _print_first_index(ingest_seconds(shots, core), results)
+    return results
+
+
+def ingest_seconds(shots, core: int) -> list[float]:
+    """Seconds per photo of the ingest worker's own step (hash, metadata, thumbnail, quality) on the mix."""
+    from homeroll.daemon.ingest.analyse import analyse
+    from homeroll.daemon.ingest.metadata import setup_pillow
+
+    setup_pillow(200_000_000)
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    try:
+        with tempfile.TemporaryDirectory() as data:
+            settings = {"home_tz": "Europe/Berlin", "data_dir": data, "thumbnail_size": 512, "thumbnails": True}
+            analyse(str(shots[0].path), shots[0].path.name, settings)  # warm-up
+            times = []
+            for shot in shots:
+                started = time.perf_counter()
+                analyse(str(shot.path), shot.path.name, settings)
+                times.append(time.perf_counter() - started)
+    finally:
+        os.sched_setaffinity(0, affinity)
+    return times
+
+
+#: A Raspberry Pi 4 core (Cortex-A72, 1.5 GHz) against this machine's, for the projection: the issue's 3-5x.
+PI4_FACTORS = (3, 5)
+WORKERS = 3
+
+
+def _print_first_index(ingest: list[float], results: dict[str, dict[str, list]]) -> None:
+    """The whole first index per photo (ingest + faces) and its projection to 100,000 photos."""
+    ingest_mean = statistics.mean(ingest)
+    print(f"\nwhole first index on the mix (ingest of this tree: {ingest_mean * 1000:.0f} ms/photo mean, "
+          f"{statistics.median(ingest) * 1000:.0f} median; + faces), {WORKERS} workers, 100,000 photos")
+    print(f"{'detector':12} {'s/photo/core':>13} {'this machine h':>15} "
+          + " ".join(f"{f'Pi 4 at {f}x h':>14}" for f in PI4_FACTORS) + "  target")
+    for name in (BASE, "new"):
+        per_photo = ingest_mean + statistics.mean(r[0] for k in ("none", "few", "group") for r in results[name][k])
+        hours = 100_000 * per_photo / WORKERS / 3600
+        print(f"{name:12} {per_photo:13.3f} {hours:15.1f} " + " ".join(f"{hours * f:14.1f}" for f in PI4_FACTORS)
+              + "  <= 0.3 s/photo/core, <= 8 h on a Pi 4")
+
+
+def _print_mix(results: dict[str, dict[str, list]], count: int, core: int) -> None:
+    names = list(results)
+    print(f"\nfaces on the mix ({count} photos, 12 MP, one CPU ({core})): median ms per photo, and recall / "
+          f"precision on the labelled boxes (IoU >= 0.3)")
+    print(f"{'photos':16} " + " ".join(f"{n + ' ms':>14} {'recall':>7} {'prec.':>6}" for n in names))
+    for kind in ("none", "few", "group", "jpeg", "heic", "all"):
+        cells = []
+        for name in names:
+            rows = [r for k, v in results[name].items() if k in ("none", "few", "group") for r in v] \
+                if kind == "all" else results[name].get(kind, [])
+            if not rows:
+                cells.append(f"{'-':>14} {'-':>7} {'-':>6}")
+                continue
+            hits, false, truth = (sum(r[i] for r in rows) for i in (1, 2, 3))
+            recall = f"{hits / truth:.3f}" if truth else "-"
+            precision = f"{hits / (hits + false):.3f}" if hits + false else "-"
+            cells.append(f"{statistics.median(r[0] for r in rows) * 1000:14.0f} {recall:>7} {precision:>6}")
+        print(f"{kind + ' (' + str(len(results[names[0]].get(kind, []))) + ')' if kind != 'all' else 'all':16} "
+              + " ".join(cells))
+    means = {n: statistics.mean(r[0] for k in ("none", "few", "group") for r in results[n].get(k, [])) for n in names}
+    print(f"{'mean s/photo':16} " + " ".join(f"{means[n]:14.3f} {'':7} {'':6}" for n in names))
+    ratios = [f"{BASE} / new {means[BASE] / means['new']:.1f}x (target >= 4x)"]
+    if "reference" in means:
+        ratios.append(f"reference / new {means['reference'] / means['new']:.1f}x")
+    print("speed-up: " + ", ".join(ratios))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
@@ -147,7 +294,14 @@ def main() -> None:
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--skip-photos", action="store_true", help="only the clustering bench")
     parser.add_argument("--repeat", type=int, default=2, help="passes over the photos for the pool throughput")
+    parser.add_argument("--mix", type=int, default=40, help="photos in the bench-made 12-MP mix (0: skip it)")
+    parser.add_argument("--core", type=int, default=0, help="the CPU the mix rows are pinned to")
+    parser.add_argument("--mix-only", action="store_true", help="only the mix rows")
     args = parser.parse_args()
+    if args.mix:
+        mix_rows(args.corpus, args.mix, args.core, not args.skip_reference)
+        if args.mix_only:
+            return
 
     from homeroll.daemon.faces.detect import FaceDetector
 

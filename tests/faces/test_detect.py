@@ -18,12 +18,29 @@ def test_small_faces_in_a_large_group_photo_trigger_the_second_pass(corpus, tmp_
     detector = FaceDetector()
     image, full = load_displayed(tmp_path / "group.jpg", detector.detect_size_max)
     assert full == (4000, 3000) and max(image.size) <= 2 * detector.detect_size_max
-    first_pass_only = detector._boxes_at(image, detector.detect_size)
+    first_pass_only = detector._boxes_at(image, detector.detect_size / max(image.size), detector.upsample)
     result = detector.detect_path(tmp_path / "group.jpg")
     assert len(first_pass_only) < 5
-    assert result.passes == 2 and len(result.faces) == 5
+    assert result.passes == 3 and len(result.faces) == 5  # pre-pass, closer look, larger decode
     assert all(0 <= f.left < f.right <= 1 and 0 <= f.top < f.bottom <= 1 for f in result.faces)
     assert all(f.crop[:2] == b"\xff\xd8" and f.encoding.shape == (128,) for f in result.faces)
+
+
+def test_a_photo_with_no_face_costs_the_pre_pass_alone(tmp_path):
+    from homeroll.demo.media import scene
+
+    decodes = []
+    detector = FaceDetector()
+    image = scene(3, (1000, 750))
+    result = detector.detect_image(image, (4000, 3000), lambda: decodes.append(1) or image.resize((2000, 1500)))
+    assert result.faces == [] and result.passes == 1 and decodes == []
+
+
+def test_a_small_old_camera_photo_keeps_the_whole_upsampled_look(corpus):
+    # 640x480 with a 36-px face: too few pixels for the cheap pre-pass to answer (no lead at all)
+    photo = corpus / "exif-samples" / "jpg" / "exif-org" / "sony-cybershot.jpg"
+    result = FaceDetector().detect_path(photo)
+    assert len(result.faces) == 1 and result.faces[0].size_px < 48
 
 
 def test_an_unreadable_file_is_skipped_with_a_reason(tmp_path):
