@@ -30,7 +30,7 @@ def _service(report: dict[str, Any], data_dir, now: datetime) -> dict[str, Any]:
             "not_responding_since": seen["not_responding_since"]}
 
 
-def _public(report: dict[str, Any], service: dict[str, Any]) -> dict[str, Any]:
+def _public(report: dict[str, Any], service: dict[str, Any], faces_enabled: bool = True) -> dict[str, Any]:
     counts = report["counts"]
     return {
         "items": counts["items"],
@@ -48,6 +48,8 @@ def _public(report: dict[str, Any], service: dict[str, Any]) -> dict[str, Any]:
         "faces": report["faces"],
         "memories": report["memories"],
         "jobs": job_progress.describe(report["jobs"]),
+        # The whole library's face scan (not one run's budget): null with `[faces] enabled = false`.
+        "faces_backlog": job_progress.faces_backlog(report["faces_scan"], report["jobs"]) if faces_enabled else None,
     }
 
 
@@ -56,8 +58,9 @@ def _public(report: dict[str, Any], service: dict[str, Any]) -> dict[str, Any]:
 @pass_app
 def status(app: AppContext, as_json: bool) -> None:
     """Show what is indexed and whether every library root is online."""
-    report = store_service.status(app.db)
-    data = _public(report, _service(report, app.config.data_dir, datetime.now(UTC)))
+    faces = app.config["faces"]
+    report = store_service.status(app.db, faces["disabled_roots"])
+    data = _public(report, _service(report, app.config.data_dir, datetime.now(UTC)), bool(faces["enabled"]))
     if as_json:
         print_json(data)
         return
@@ -73,6 +76,9 @@ def status(app: AppContext, as_json: bool) -> None:
     click.echo(f"{data['people']} people, {data['faces']} faces, {data['memories']} memories")
     for line in _job_lines(data["jobs"]):
         click.echo(line)
+    backlog = data["faces_backlog"]
+    if backlog and backlog["done"] < backlog["total"]:  # only while photos wait: a scanned library says nothing
+        click.echo(f"faces backlog: {job_progress.backlog_line(backlog)}")
     click.echo(_service_line(data["service"]))  # the last line, as docs/cli.md promises
 
 

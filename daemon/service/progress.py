@@ -7,7 +7,9 @@ knows nothing about kv. It records, under ``job.<name>.*`` (store.service.JOB_FI
   * ``progress`` while the job runs: JSON {done, total, rate, eta_seconds, started_at, updated_at, pid}.
     It is a DB write, so at most one every ``min_interval`` seconds (plus one at the start);
   * at the end, in one transaction: no more ``progress``, ``last_run``, and either ``last_summary`` (and
-    no ``last_error``) or ``last_error`` {at, error}: the exception's one line, or a summary's ``error``.
+    no ``last_error``) or ``last_error`` {at, error}: the exception's one line, or a summary's ``error``;
+    and the run's ``last_rate`` when it counted anything, so work spread over many runs (the faces backlog
+    of a new library, :func:`faces_backlog`) has an ETA between them too.
 Rate and ETA come from an injectable monotonic clock and wall times from an injectable wall clock, so
 tests check the arithmetic without sleeping. A run killed with SIGKILL cannot clear its ``progress``:
 the pid in it lets a reader (:func:`describe`) call that run interrupted rather than running.
@@ -28,7 +30,8 @@ from homeroll.daemon.store import service as store_service
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JobProgress", "Stopped", "describe", "job_line", "settle_interrupted", "summary_line"]
+__all__ = ["JobProgress", "Stopped", "backlog_line", "describe", "faces_backlog", "job_line", "settle_interrupted",
+           "summary_line"]
 
 #: Seconds between two progress writes (each one is a DB write).
 WRITE_SECONDS = 1.0
@@ -169,7 +172,9 @@ class JobProgress:
         self._ended = True
         at = self.wall()
         error_json = None if error is None else json.dumps({"at": at, "error": error})
-        store_service.end_job(self.db, self.name, at, summary=summary, error_json=error_json)
+        rate = self.rate() if error is None else None
+        store_service.end_job(self.db, self.name, at, summary=summary, error_json=error_json,
+                              rate=None if rate is None else round(rate, 3))
 
 
 # --- reading it back -------------------------------------------------------------------------------
@@ -209,7 +214,9 @@ def _duration(seconds: float) -> str:
         return f"{max(round(seconds), 1)} s"
     if seconds < 90 * 60:
         return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"  # a Pi's first faces backlog
 
 
 def _rate(rate: float) -> str:
@@ -236,6 +243,28 @@ def job_line(name: str, job: dict[str, Any]) -> str | None:
     eta = job["eta_seconds"]
     if eta is not None and total:
         text += ", almost done" if eta < 1 else f", about {_duration(eta)} left"
+    return text
+
+
+def faces_backlog(scan: dict[str, int], records: dict[str, dict[str, str]],
+                  pid_alive: Callable[[int], bool] = fsutil.pid_alive) -> dict[str, Any]:
+    """store.service.status's ``faces_scan`` and ``jobs`` -> the ``faces_backlog`` of `homeroll status --json`:
+    {done, total, rate, eta_seconds} over the whole library, not one run's budget. ``rate`` (photos/s) is the
+    running faces run's, else the last finished one's (``last_rate``); None before any run counted a photo."""
+    job = describe({"faces": records.get("faces", {})}, pid_alive)["faces"]
+    rate = job["rate"] if job["running"] and job["rate"] else _loads(records.get("faces", {}).get("last_rate"))
+    rate = float(rate) if isinstance(rate, int | float) and rate > 0 else None
+    done, todo = int(scan["done"]), int(scan["todo"])
+    return {"done": done, "total": done + todo, "rate": rate,
+            "eta_seconds": None if rate is None else round(todo / rate, 1)}
+
+
+def backlog_line(backlog: dict[str, Any]) -> str:
+    """'1,240 of 100,000 photos scanned, 3.1/s, about 8.8 h left' (rate and time left once a run has counted)."""
+    done, total, rate = backlog["done"], backlog["total"], backlog["rate"]
+    text = f"{done:,} of {total:,} photos scanned"
+    if rate and done < total:
+        text += f", {_rate(rate)}, about {_duration(backlog['eta_seconds'])} left"
     return text
 
 

@@ -21,7 +21,7 @@ from homeroll.daemon.errors import UserError
 from homeroll.daemon.ingest import roots as roots_mod
 from homeroll.daemon.ingest import thumbs
 from homeroll.daemon.ingest.pipeline import Indexer, ScanStats
-from homeroll.daemon.service import degraded, diskfull, jobs, progress
+from homeroll.daemon.service import degraded, diskfull, firstrun, jobs, progress
 from homeroll.daemon.service.clockwatch import ClockWatch, kernel_says_synchronised, record_jump
 from homeroll.daemon.service.commands import Command, CommandQueue, Job, Reconcile, Reload, Subtree
 from homeroll.daemon.service.stability import StabilityTracker, signature
@@ -278,6 +278,8 @@ class IndexWorker(threading.Thread):
                 self._root_states[one] = "offline" if one in stats.roots_offline else "online"
         jobs.purge_expired(self.cfg, self.db)
         store_items.kv_set(self.db, "service.last_reconcile_at", store_items.now_iso())
+        for job in firstrun.after_reconcile(self.cfg, self.db):  # a new library: memories before faces
+            self.submit(job)
         self._update_status(force=True)
 
     def _job(self, command: Job) -> None:
@@ -285,9 +287,11 @@ class IndexWorker(threading.Thread):
             self._reconcile(Reconcile())
         elif command.name != "faces":
             jobs.run_step(command.name, self.cfg, self.db, progress=self._check_stop)
-        elif jobs.run_faces_budget(self.cfg, self.db, stop=self._check_stop,
-                                   files_waiting=lambda: self.tracker.next_due() is not None):
-            self.submit(Job("faces"))  # new files first; the rest of the batch comes after them
+        else:  # new files first (the rest of a batch comes after them); a first backlog goes on (firstrun.py)
+            yielded = jobs.run_faces_budget(self.cfg, self.db, stop=self._check_stop,
+                                            files_waiting=lambda: self.tracker.next_due() is not None)
+            for job in firstrun.after_faces(self.cfg, self.db, yielded):
+                self.submit(job)
 
     def _reload(self, command: Reload) -> None:
         indexer = Indexer(command.cfg, self.db)  # first: if it cannot open (a full disk) the old one stays

@@ -41,8 +41,7 @@ def todo_items(db: Database, disabled_roots: Iterable[str] = (), limit: int | No
 
     Returns (item id, absolute path), leaving out items under a root in ``disabled_roots`` or removed.
     """
-    disabled = [os.path.abspath(os.path.expanduser(str(r))).rstrip(os.sep)
-                for r in [*disabled_roots, *store_items.removed_roots(db)]]
+    left_out = root_left_out(db, disabled_roots)
     ids = (row[0] for row in db.execute(
         """SELECT id FROM items WHERE faces_scanned = 0 AND kind IN ('photo', 'screenshot') AND state = 'present'
            ORDER BY taken_at_utc DESC, id"""))
@@ -53,13 +52,19 @@ def todo_items(db: Database, disabled_roots: Iterable[str] = (), limit: int | No
             if item_id not in paths:
                 continue  # every file of it is missing
             root, relpath = paths[item_id][0]
-            root_clean = root.rstrip(os.sep)
-            if any(root_clean == d or root_clean.startswith(d + os.sep) for d in disabled):
+            if left_out(root):
                 continue
             out.append((item_id, os.path.join(root, relpath)))
             if limit is not None and len(out) >= limit:
                 return out
     return out
+
+
+def root_left_out(db: Database, disabled_roots: Iterable[str] = ()):
+    """root -> whether the faces job leaves its photos out: it is under a ``disabled_roots`` entry, or removed."""
+    disabled = [os.path.abspath(os.path.expanduser(str(r))).rstrip(os.sep)
+                for r in [*disabled_roots, *store_items.removed_roots(db)]]
+    return lambda root: any((root.rstrip(os.sep) + os.sep).startswith(d + os.sep) for d in disabled)
 
 
 def save_detection(db: Database, item_id: int, faces: list[dict[str, Any]], skipped: str | None = None) -> list[int]:

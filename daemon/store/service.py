@@ -24,9 +24,10 @@ STATUS_KV_KEYS = ("service.state", "service.started_at", "service.pid", "service
 #: The steps that record their progress and outcome (service/jobs.py STEPS), and what each records under
 #: ``job.<name>.<field>`` (service/progress.py writes them): ``progress`` (JSON, only while it runs),
 #: ``last_run`` (when the last run ended), ``last_summary`` (of the last run that finished) and
-#: ``last_error`` (JSON {at, error}: the last run failed; removed by the next run that finishes).
+#: ``last_error`` (JSON {at, error}: the last run failed; removed by the next run that finishes) and
+#: ``last_rate`` (units per second of the last run that counted any: the faces backlog's ETA between runs).
 JOB_NAMES = ("scan", "faces", "select", "export", "backup")
-JOB_FIELDS = ("progress", "last_run", "last_summary", "last_error")
+JOB_FIELDS = ("progress", "last_run", "last_summary", "last_error", "last_rate")
 
 #: Photos waiting for face detection are counted up to one more than this ("1000+").
 FACES_TODO_CAP = 1000
@@ -68,11 +69,15 @@ def set_job_progress(db: Database, name: str, progress_json: str) -> None:
     store_items.kv_set(db, job_key(name, "progress"), progress_json)
 
 
-def end_job(db: Database, name: str, at: str, *, summary: str | None = None, error_json: str | None = None) -> None:
-    """One transaction: the run is no longer in progress, and its outcome is recorded (a summary, or an error)."""
+def end_job(db: Database, name: str, at: str, *, summary: str | None = None, error_json: str | None = None,
+            rate: float | None = None) -> None:
+    """One transaction: the run is no longer in progress, and its outcome is recorded (a summary, or an error).
+    ``rate`` (None: the last one stays) is kept for the ETA of work that goes on over several runs."""
     with db.atomic():
         db.execute("DELETE FROM kv WHERE key = ?", [job_key(name, "progress")])
         store_items.kv_set(db, job_key(name, "last_run"), at)
+        if rate is not None:
+            store_items.kv_set(db, job_key(name, "last_rate"), str(rate))
         if error_json is not None:
             store_items.kv_set(db, job_key(name, "last_error"), error_json)
             return
@@ -98,6 +103,21 @@ def job_records(db: Database) -> dict[str, dict[str, str]]:
     for key, value in db.execute(f"SELECT key, value FROM kv WHERE key IN ({marks})", list(wanted)):
         name, field = wanted[key]
         out[name][field] = value
+    return out
+
+
+def faces_scan_counts(db: Database, faces_disabled_roots: Iterable[str] = ()) -> dict[str, int]:
+    """{done, todo}: photos already scanned for faces and photos still waiting, over the whole library and
+    exactly — the photos store.faces.todo_items would list (judged by each item's first present file), counted
+    without building that list, so `homeroll status` can show the backlog of a 100k library."""
+    left_out = store_faces.root_left_out(db, faces_disabled_roots)
+    out = {"done": 0, "todo": 0}
+    for root, scanned, n in db.execute(
+            """SELECT (SELECT p.root FROM paths p WHERE p.item_id = i.id AND p.role = 'primary'
+                       AND p.missing_since IS NULL ORDER BY p.id LIMIT 1) AS root, i.faces_scanned != 0, COUNT(*)
+               FROM items i WHERE i.kind IN ('photo', 'screenshot') AND i.state = 'present' GROUP BY 1, 2"""):
+        if root is not None and not left_out(root):
+            out["done" if scanned else "todo"] += n
     return out
 
 
@@ -148,7 +168,8 @@ def status(db: Database, faces_disabled_roots: Iterable[str] = (), *, queues: bo
     """Everything a status report shows, read in one place.
 
     {counts (store.items.counts), sidecars (store.sidecars.counts), roots (their full rows), kv (the
-    STATUS_KV_KEYS that are set), jobs (job_records), people, faces, memories (how many)}. ``queues`` adds
+    STATUS_KV_KEYS that are set), jobs (job_records), people, faces, memories (how many), faces_scan
+    (faces_scan_counts outside ``faces_disabled_roots``)}. ``queues`` adds
     what is waiting: skipped (the first SKIPPED_LIMIT files) and faces_todo (photos outside
     ``faces_disabled_roots`` not yet scanned for faces, counted up to FACES_TODO_CAP + 1). The status
     screen shows those; `homeroll status` does not pay for them.
@@ -162,6 +183,7 @@ def status(db: Database, faces_disabled_roots: Iterable[str] = (), *, queues: bo
         "jobs": job_records(db),
         **{table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
            for table in ("people", "faces", "memories")},
+        "faces_scan": faces_scan_counts(db, faces_disabled_roots),
     }
     if queues:
         report["skipped"] = list(islice(store_items.skipped(db), SKIPPED_LIMIT))

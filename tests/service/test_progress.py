@@ -17,7 +17,15 @@ import pytest
 from homeroll.daemon import store
 from homeroll.daemon.ingest.pipeline import Indexer
 from homeroll.daemon.service import jobs
-from homeroll.daemon.service.progress import JobProgress, Stopped, describe, job_line, summary_line
+from homeroll.daemon.service.progress import (
+    JobProgress,
+    Stopped,
+    backlog_line,
+    describe,
+    faces_backlog,
+    job_line,
+    summary_line,
+)
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import service as store_service
 from tests.conftest import REPO, cli_json, run_cli
@@ -68,7 +76,7 @@ def test_a_scan_over_two_roots_keeps_counting_and_the_end_is_recorded(memdb):
         report.result = {"summary": "60 indexed"}
     assert _progress(memdb, "scan") is None
     records = store_service.job_records(memdb)["scan"]
-    assert records == {"last_run": "2025-06-01T12:01:00+00:00", "last_summary": "60 indexed"}
+    assert records == {"last_run": "2025-06-01T12:01:00+00:00", "last_summary": "60 indexed", "last_rate": "7.5"}
 
 
 def test_a_failure_is_the_last_error_in_one_line_until_a_run_succeeds(memdb):
@@ -110,6 +118,36 @@ def test_job_line_and_summary_line_wording():
         "scan: started"
     assert summary_line({"created": 2, "by_kind": {"trip": 2}, "homes": [1, 2], "today": "2025-06-01"}) == \
         "created 2, homes 2, today 2025-06-01"
+
+
+def test_the_faces_backlog_counts_the_whole_library_and_keeps_its_rate_between_runs(memdb):
+    store_items.set_root(memdb, "/lib", state="online")
+    for i in range(10):
+        store_items.save_item(memdb, {"hash": f"h{i}", "kind": "photo", "taken_at_utc": f"2025-01-0{i % 9 + 1}"},
+                              "/lib", f"IMG_{i}.jpg", 100, 1)
+    memdb.execute("UPDATE items SET faces_scanned = 1 WHERE id <= 4")
+    scan = store_service.faces_scan_counts(memdb)
+    assert scan == {"done": 4, "todo": 6}
+    assert store_service.faces_scan_counts(memdb, ["/lib"]) == {"done": 0, "todo": 0}  # a root left out
+    before = faces_backlog(scan, store_service.job_records(memdb))
+    assert before == {"done": 4, "total": 10, "rate": None, "eta_seconds": None}  # no run counted yet
+    assert backlog_line(before) == "4 of 10 photos scanned"
+
+    clock = Clock()
+    with JobProgress(memdb, "faces", clock=clock) as report:
+        clock.now = 4.0
+        report(2, 2)  # one budget: 2 photos in 4 s
+    records = store_service.job_records(memdb)
+    assert records["faces"]["last_rate"] == "0.5"
+    between = faces_backlog(scan, records)  # no run going: the last run's rate, over what is left
+    assert between == {"done": 4, "total": 10, "rate": 0.5, "eta_seconds": 12.0}
+    assert backlog_line(between) == "4 of 10 photos scanned, 30.0/min, about 12 s left"
+    big = faces_backlog({"done": 1240, "todo": 98_760}, records)
+    assert backlog_line({**big, "rate": 0.4, "eta_seconds": 98_760 / 0.4}) == \
+        "1,240 of 100,000 photos scanned, 24.0/min, about 2.9 days left"
+    with pytest.raises(RuntimeError), JobProgress(memdb, "faces", clock=clock):
+        raise RuntimeError("a failed run")
+    assert store_service.job_records(memdb)["faces"]["last_rate"] == "0.5"  # a failure keeps the last rate
 
 
 def test_run_step_scan_counts_real_files_and_calls_the_stop_check(make_config):
