@@ -292,8 +292,10 @@ def _check_export(path: Path, export: dict[str, Any]) -> None:
                         f"{', '.join(VIDEO_ENCODERS)}")
 
 
-def _check_household(path: Path, memories: dict[str, Any], notify: dict[str, Any]) -> None:
-    """A typo in hide_mode must not show a hidden person, nor a bad URL list fail a digest at 7 pm."""
+def _check_household(path: Path, memories: dict[str, Any], notify: dict[str, Any], watch: dict[str, Any]) -> None:
+    """A typo must not show a hidden person, fail a digest at 7 pm or stop the service with an internal error."""
+    if watch["mode"] not in ("auto", "inotify", "polling"):
+        raise UserError(f"{path}: [watch] mode = {watch['mode']!r} must be 'auto', 'inotify' or 'polling'")
     if memories["hide_mode"] not in ("photos", "days"):
         raise UserError(f"{path}: [memories] hide_mode = {memories['hide_mode']!r} must be 'photos' or 'days'")
     urls = notify["urls"]
@@ -332,7 +334,7 @@ def build(
             sections[name][key] = value
     _check_backup(path, sections["backup"])
     _check_export(path, sections["export"])
-    _check_household(path, sections["memories"], sections["notify"])
+    _check_household(path, sections["memories"], sections["notify"], sections["watch"])
     libs = [Path(p).expanduser().absolute() for p in libraries]
     data = Path(data_dir).expanduser().absolute()
     lib = library_containing(data, libs)
@@ -383,14 +385,8 @@ def load(path: Path | str | None = None) -> Config:
     for name, values in overrides.items():
         if not isinstance(values, dict):
             raise UserError(f"{cfg_path}: [{name}] must be a table")
-    return build(
-        cfg_path,
-        [Path(p) for p in raw["libraries"]],
-        Path(raw["data_dir"]),
-        Path(raw["export_dir"]),
-        raw.get("home_tz") or "UTC",
-        overrides,
-    )
+    return build(cfg_path, [Path(p) for p in raw["libraries"]], Path(raw["data_dir"]), Path(raw["export_dir"]),
+                 raw.get("home_tz") or "UTC", overrides)
 
 
 def save(cfg: Config) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import signal
 import time
+import tomllib
+
+import tomli_w
 
 from homeroll.daemon import config as config_mod
 from tests.conftest import run_cli
@@ -81,3 +84,14 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path):
     proc = run_cli(bad, "run", check=False, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("homeroll: ")
+
+
+def test_a_mistyped_watch_mode_is_one_line_before_the_service_starts(service_config, tmp_path):
+    cfg, _, _ = service_config("auto")
+    plain = tomllib.loads(cfg.path.read_text())
+    plain.setdefault("watch", {})["mode"] = "poll"
+    cfg.path.write_text(tomli_w.dumps(plain))
+    proc = run_cli(cfg.path, "run", check=False, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"homeroll: {cfg.path}: [watch] mode = 'poll' must be 'auto', 'inotify' or 'polling'"], proc.stderr
