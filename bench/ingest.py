@@ -9,8 +9,13 @@
    the medians are compared (target: the Takeout row within 10% of the phone-library row). The bench fails
    unless every Takeout item was dated by its sidecar.
 2. A re-scan of an unchanged 100,000-item library (stat only), its time and the process's peak RSS.
+3. The thumbnail path alone (open, decode, orientation, thumbnail, quality signals, phash, thumbnail write),
+   in this process pinned to one CPU: the base commit's ``thumbs`` (``git show BASE:daemon/ingest/thumbs.py``
+   loaded as a temp module) beside the working tree's, on the 12-MP JPEGs and on a 12-MP HEIC made from the
+   same pixels with pillow-heif (with a 512-px embedded thumbnail, as phones store one), medians per file.
 
-Usage: python -P bench/ingest.py [--files 2000] [--items 100000] [--cores 0] [--repeat 3]
+Usage: python -P bench/ingest.py [--files 2000] [--items 100000] [--cores 0] [--repeat 3] [--thumb-files 40]
+       python -P bench/ingest.py --thumbs-only   (section 3 alone; needs no exiftool)
 """
 
 from __future__ import annotations
@@ -196,6 +201,103 @@ def make_100k_db(lib: Path, data: Path, count: int) -> None:
     marker.touch()
 
 
+THUMBS_BASE = "6ee5729"  # the commit before the thumbnail work (issue 12): "today's" figures
+
+
+def base_thumbs_module():
+    """The base commit's daemon/ingest/thumbs.py as a temp module (the tree itself is not touched)."""
+    import types
+
+    source = subprocess.run(["git", "-C", str(REPO), "show", f"{THUMBS_BASE}:daemon/ingest/thumbs.py"],
+                            capture_output=True, text=True, check=True).stdout
+    module = types.ModuleType(f"thumbs_{THUMBS_BASE}")
+    exec(compile(source, f"{THUMBS_BASE}:daemon/ingest/thumbs.py", "exec"), module.__dict__)  # noqa: S102
+    return module
+
+
+def make_12mp_heic(jpeg: Path, target: Path) -> None:
+    """The 12-MP JPEG's pixels as HEIC with a 512-px embedded thumbnail (about a minute to encode; cached)."""
+    import pillow_heif
+    from PIL import Image
+
+    if target.exists():
+        return
+    with Image.open(jpeg) as image:
+        image.load()
+        partial = target.with_suffix(".part")
+        pillow_heif.from_pillow(image).save(partial, quality=80, thumbnails=[512])
+    partial.rename(target)
+
+
+def thumb_times(module, paths: list[Path], out: Path, size: int = 512) -> list[float]:
+    """Seconds per file for what ``analyse`` does with a photo's pixels, using ``module``'s functions."""
+    from homeroll.daemon.ingest.metadata import open_photo
+
+    times = []
+    for i, path in enumerate(paths):
+        started = time.perf_counter()
+        image, _ = open_photo(str(path))
+        with image:
+            thumb = module.decode_for_thumbnail(image, size)
+        module.quality_signals(thumb)
+        module.write_thumbnail(thumb, out, f"{i:032x}")
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def thumbnail_path_rows(lib12: Path, count: int, core: int) -> None:
+    """Print the base commit's thumbnail path beside the working tree's, JPEG and HEIC, on one CPU."""
+    from homeroll.daemon.ingest import thumbs
+    from homeroll.daemon.ingest.metadata import setup_pillow
+
+    setup_pillow(200_000_000)
+    jpegs = sorted(lib12.glob("*.jpg"))[:count]
+    heic = OUT / "thumb-12mp.heic"
+    print(f"making a 12-MP HEIC with a 512-px embedded thumbnail in {heic} (cached)...", flush=True)
+    make_12mp_heic(jpegs[0], heic)
+    subprocess.run(["cat", *map(str, jpegs), str(heic)], stdout=subprocess.DEVNULL)
+    old = base_thumbs_module()
+    heics = [heic] * max(5, count // 4)  # HEVC decodes are slow: fewer runs, the same file
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    results = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for label, files in (("12-MP JPEG", jpegs), ("12-MP HEIC", heics)):
+                for name, module in ((THUMBS_BASE, old), ("new", thumbs)):
+                    thumb_times(module, files[:2], Path(tmp))  # warm-up: imports, scipy's FFT, libheif
+                    results[label, name] = statistics.median(thumb_times(module, files, Path(tmp)))
+    finally:
+        os.sched_setaffinity(0, affinity)
+    print(f"\nthumbnail path (open, decode, orientation, 512-px thumbnail, quality, phash, write), one CPU ({core}); "
+          f"medians of {len(jpegs)} JPEGs / {len(heics)} HEIC decodes")
+    print(f"{'what':22} {THUMBS_BASE + ' ms':>12} {'files/s':>8} {'new ms':>8} {'files/s':>8}  target")
+    for label, target in (("12-MP JPEG", ">= 40 files/s"), ("12-MP HEIC", "print the rate and its limit")):
+        before, after = results[label, THUMBS_BASE], results[label, "new"]
+        print(f"{label:22} {before * 1000:12.1f} {1 / before:8.1f} {after * 1000:8.1f} {1 / after:8.1f}  {target}")
+    print(heic_limit(heic, core))
+
+
+def heic_limit(heic: Path, core: int) -> str:
+    """What a HEIC costs without its embedded thumbnail: the full 12-MP HEVC decode, timed alone."""
+    import pillow_heif
+
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    try:
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            pillow_heif.open_heif(str(heic), convert_hdr_to_8bit=True)[0].load()
+            runs.append(time.perf_counter() - started)
+    finally:
+        os.sched_setaffinity(0, affinity)
+    full = statistics.median(runs)
+    return (f"HEIC limit: without a usable embedded thumbnail (none, or smaller than 512 px on the long side) the "
+            f"full 12-MP HEVC decode alone takes {full * 1000:.0f} ms ({1 / full:.1f} files/s); libheif has no "
+            f"reduced-resolution decode")
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -215,7 +317,16 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--cores", default="0", help="taskset core list for the one-core runs")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each metadata pass (median reported)")
+    parser.add_argument("--thumb-files", type=int, default=40, help="JPEGs timed in the thumbnail-path rows")
+    parser.add_argument("--thumbs-only", action="store_true", help="only the thumbnail-path rows (section 3)")
     args = parser.parse_args()
+    core = int(args.cores.replace("-", ",").split(",")[0])
+    if args.thumbs_only:
+        lib12 = OUT / "ingest-12mp"
+        print(f"machine: {machine()}\nmaking {args.files} 12-MP JPEGs in {lib12} (cached)...", flush=True)
+        make_12mp_library(lib12, args.files)
+        thumbnail_path_rows(lib12, min(args.thumb_files, args.files), core)
+        return
     if shutil.which("exiftool") is None:
         raise SystemExit("exiftool is needed for the side-by-side (apt-get install libimage-exiftool-perl)")
 
@@ -279,6 +390,7 @@ def main() -> None:
     print(f"{'re-scan of an unchanged library (stat only)':52} {'seconds':>9} {'peak RSS MB':>12}  target")
     print(f"{f'{args.items} items':52} {result['seconds']:9.1f} {round(result['rss_mb']):>12}  <= 15 s, <= 250 MB")
     assert result["unchanged"] == args.items, result
+    thumbnail_path_rows(lib12, min(args.thumb_files, n), core)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,14 @@
 """Thumbnails (long side ~512 px, orientation applied) and the quality signals memories use later.
 
-The source is decoded with Pillow's draft mode (JPEG decodes at 1/2, 1/4 or 1/8 scale directly), so a
-12-MP photo never becomes 12 MP of pixels here. Decoding is also what proves a file complete: a
-truncated file fails here and is skipped ("truncated"), to be retried when it changes.
+The source is decoded once, with Pillow's draft mode (JPEG decodes at 1/2, 1/4 or 1/8 scale directly; a
+HEIC with an embedded thumbnail at least the stored size decodes that instead of its 12-MP HEVC image),
+and the quality signals and phash are computed on the thumbnail, so a 12-MP photo never becomes 12 MP
+of pixels here. The draft box is the photo's own aspect with the long side at DRAFT_SLACK of the thumbnail
+size: asking for a square box would refuse a 512x384 embedded thumbnail (and a 1/8 JPEG scale) that is big
+enough, so a "512 px" thumbnail may be 486-512 px on its long side.
+What stays is the JPEG's entropy decoding, which no DCT scale skips (bench/ingest.py, "thumbnail path").
+Decoding is also what proves a file complete: a truncated file fails here and is skipped ("truncated"),
+to be retried when it changes.
 """
 
 from __future__ import annotations
@@ -20,12 +26,16 @@ from homeroll.daemon.ingest.metadata import SkipFile
 from homeroll.daemon.store import fsutil
 
 ORIENTATION = 0x0112
+#: A reduced decode down to this share of the thumbnail size is kept as it is (never upscaled): a 12-MP
+#: JPEG's 1/8 DCT scale (500-510 px) serves a 512-px thumbnail, which costs about a quarter less decoding than
+#: the 1/4 scale (1000 px) and its resize. faces/detect.py takes its draft decodes with the same slack.
+DRAFT_SLACK = 0.95
 
 
 def decode_for_thumbnail(image: Image.Image, size: int) -> Image.Image:
     """Draft-decode, apply EXIF orientation, convert to RGB, shrink to ``size`` on the long side."""
     try:
-        image.draft("RGB", (size, size))
+        image.draft("RGB", draft_box(image.size, round(size * DRAFT_SLACK)))
         image.load()
     except OSError as exc:
         text = str(exc)
@@ -52,6 +62,17 @@ def decode_for_thumbnail(image: Image.Image, size: int) -> Image.Image:
             oriented = oriented.convert("RGB")
     oriented.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
     return oriented.convert("RGB")
+
+
+def draft_box(stored: tuple[int, int], size: int) -> tuple[int, int]:
+    """The smallest box of the stored image's aspect whose long side is ``size`` (what the thumbnail keeps).
+
+    Orientation does not matter here: a rotation swaps both sides, and the long side stays the long side.
+    """
+    width, height = stored
+    if width >= height:
+        return size, max(1, -(-size * height // max(width, 1)))
+    return max(1, -(-size * width // max(height, 1))), size
 
 
 def quality_signals(thumb: Image.Image) -> dict[str, float | str]:
