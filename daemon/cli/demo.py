@@ -17,8 +17,31 @@ from homeroll.daemon.store import items as store_items
 log = logging.getLogger(__name__)
 
 
-def _step(text: str) -> None:
-    click.secho(f"\n== {text}", bold=True)
+class _Steps:
+    """Each step's heading, and its wall time: the demo ends with what each step cost (issue 12's budget is
+    60 s on a 2-core machine after `pip install`; the face photos' fetch is pip's, shown apart)."""
+
+    def __init__(self) -> None:
+        self.times: list[tuple[str, float]] = []
+        self._name, self._started = "", time.monotonic()
+
+    def __call__(self, name: str, text: str) -> None:
+        self._close()
+        self._name, self._started = name, time.monotonic()
+        click.secho(f"\n== {text}", bold=True)
+
+    def _close(self) -> None:
+        if self._name:
+            self.times.append((self._name, time.monotonic() - self._started))
+
+    def report(self) -> None:
+        self._close()
+        self._name = ""
+        click.secho("\n== Step timings (wall seconds)", bold=True)
+        for name, seconds in self.times:
+            click.echo(f"  {name:<26} {seconds:6.1f} s")
+        own = sum(seconds for name, seconds in self.times if name != "fetch face photos")
+        click.echo(f"  {'total, without the fetch':<26} {own:6.1f} s")
 
 
 @click.command("demo")
@@ -32,6 +55,7 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     """Generate a demo camera roll and run scan, faces, selection and an export on it."""
     from homeroll.demo.roll import generate_camera_roll
 
+    steps = _Steps()
     base = Path(demo_dir).absolute()
     if base.exists():
         shutil.rmtree(base)
@@ -40,13 +64,15 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
 
     face_photos: list[Path] = []
     if faces:
-        _step("Fetching real face photos for the people demo (face_recognition's test images, via pip)")
+        steps("fetch face photos",
+              "Fetching real face photos for the people demo (face_recognition's test images, via pip)")
         from homeroll.demo.faces import fetch_demo_faces
 
         face_photos = [p for p in fetch_demo_faces(base / "face-photos") if "partial" not in p.name]
         click.echo(f"{len(face_photos)} face photos" if face_photos else "none available: the demo runs without faces")
 
-    _step("Generating a camera roll: two phones, home in Berlin, trips to Lisbon & Sintra and Japan")
+    steps("generate the roll",
+          "Generating a camera roll: two phones, home in Berlin, trips to Lisbon & Sintra and Japan")
     started = time.monotonic()
     manifest = generate_camera_roll(library, seed=seed, face_photos=face_photos, graduation=True)
     click.echo(f"{manifest['photos']} JPEG, {manifest['heic']} HEIC, {manifest['videos']} videos, "
@@ -67,7 +93,7 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     config_mod.save(cfg)
     db = store.connect(cfg.db_path)
 
-    _step("Indexing (homeroll scan)")
+    steps("scan", "Indexing (homeroll scan)")
     from homeroll.daemon.ingest.pipeline import Indexer
 
     with Indexer(cfg, db) as indexer:
@@ -77,7 +103,7 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     click.echo("places: " + ", ".join(f"{city} ({country}) x{n}" for city, country, n in store_items.top_places(db, 8)))
     _explain_dates(db, library, exports[0], scans)
 
-    _step("Finding faces and people (homeroll faces)")
+    steps("faces", "Finding faces and people (homeroll faces)")
     from homeroll.daemon.faces.job import run_faces_job
     from homeroll.daemon.store import faces as store_faces
 
@@ -91,7 +117,7 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
         click.echo(f"person {top['id']} ({top['face_count']} faces) named 'Barack' with birthday "
                    f"{manifest['events'][0]['date'][5:]} (homeroll people name {top['id']} Barack --birthday ...)")
 
-    _step("Choosing memories (homeroll select)")
+    steps("select", "Choosing memories (homeroll select)")
     from homeroll.daemon.memories.select import run_selection
     from homeroll.daemon.store import memories as store_memories
 
@@ -102,15 +128,16 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
         click.echo(f"  #{memory['id']:<3} {memory['kind']:<12} {memory['title']}  ({memory['start']} .. {memory['end']})")
         click.echo(f"        why: {memory['reason']}")
 
-    _household_say(cfg, db, manifest, store_faces.list_people(db))
+    _household_say(steps, cfg, db, manifest, store_faces.list_people(db))
 
-    _step("Approving the first trip: its collage and its film (homeroll memories approve / homeroll export)")
+    steps("export (collage and film)",
+          "Approving the first trip: its collage and its film (homeroll memories approve / homeroll export)")
     trips = [m for m in memories if m["kind"] == "trip"] or memories
     if trips:
         store_memories.approve(db, trips[0]["id"])
         _export(cfg, db, trips[0]["id"])
 
-    _step("Keeping what the household decided (homeroll backup, as the service does every night)")
+    steps("backup", "Keeping what the household decided (homeroll backup, as the service does every night)")
     from homeroll.daemon.service import jobs
 
     backup = jobs.run_step("backup", cfg, db)  # recorded like any job: `homeroll status` shows its last run
@@ -118,9 +145,10 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     click.echo("it holds the index and every decision (approvals, names, birthdays), never the photos; "
                "put one back with `homeroll db restore FILE`")
     db.close()
-    _doctor(cfg, library, export)
+    _doctor(steps, cfg, library, export)
 
-    _step("Next")
+    steps.report()
+    click.secho("\n== Next", bold=True)
     cfg_arg = f"--config {cfg.path}"
     click.echo(f"browse and approve in the terminal UI:  .venv/bin/homeroll {cfg_arg} tui")
     click.echo(f"run the service on the demo roll:       .venv/bin/homeroll {cfg_arg} run")
@@ -129,12 +157,13 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     click.echo(f"what it is doing, and any job's last error: .venv/bin/homeroll {cfg_arg} status")
 
 
-def _household_say(cfg: config_mod.Config, db, manifest: dict, people: list[dict]) -> None:
+def _household_say(steps: _Steps, cfg: config_mod.Config, db, manifest: dict, people: list[dict]) -> None:
     """The household's say before any memory exists: its own occasion, and a person it never wants shown."""
     from homeroll.daemon.memories import family_occasions, hidden
     from homeroll.daemon.store import memories as store_memories
 
-    _step("The household's say: its own occasion, a hidden person (homeroll occasions add / people hide)")
+    steps("occasion and hidden person",
+          "The household's say: its own occasion, a hidden person (homeroll occasions add / people hide)")
     day = next(e["date"] for e in manifest["events"] if e["kind"] == "graduation")
     named = [p["name"] for p in people[:1] if p.get("name")]
     title = f"{named[0]}'s graduation" if named else "Our graduation day"
@@ -171,11 +200,11 @@ def _explain_dates(db, library: Path, takeout, scans) -> None:
 commands = [demo]
 
 
-def _doctor(cfg: config_mod.Config, library: Path, export: Path) -> None:
+def _doctor(steps: _Steps, cfg: config_mod.Config, library: Path, export: Path) -> None:
     """What `homeroll doctor` says of the demo install, and the one command that makes it a service."""
     from homeroll.daemon.service import doctor as doctor_mod
 
-    _step("Checking the install (homeroll doctor; the TUI's status screen shows the same)")
+    steps("doctor", "Checking the install (homeroll doctor; the TUI's status screen shows the same)")
     checks = doctor_mod.run(cfg.path)
     for check in checks:
         if check.status != "ok":
