@@ -10,6 +10,7 @@ reads the larger decoded image so each face chip has enough detail.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import math
@@ -241,7 +242,7 @@ class FaceDetector:
         if min(width, height) < MIN_IMAGE_SIDE:
             result.skipped = f"too small for face detection ({full_size[0]}x{full_size[1]})"
             return result
-        larger = _once(larger) if larger is not None else None
+        larger = functools.cache(larger) if larger is not None else None  # one larger decode, shared
         boxes, result.passes = self.find_boxes(image, larger)
         if not boxes:
             return result
@@ -293,12 +294,6 @@ class FaceDetector:
             return Detection(skipped="not an image Pillow can read")
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             return Detection(skipped=f"cannot decode image ({type(exc).__name__}: {exc})"[:200])
-
-
-def _once(decode: Callable[[], Image.Image]) -> Callable[[], Image.Image]:
-    """``decode`` run at most once: the second pass and the encoder share the larger decode."""
-    kept: list[Image.Image] = []
-    return lambda: kept[0] if kept else kept.append(decode()) or kept[0]
 
 
 def _shifted(boxes: list[tuple[float, ...]], top: float, scale: float) -> list[tuple[float, ...]]:
