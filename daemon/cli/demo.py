@@ -86,10 +86,12 @@ def demo(app: AppContext, demo_dir: str, faces: bool, seed: int) -> None:
     click.echo(f"plus a Google Takeout folder ({len(exports)} photos whose EXIF was stripped, with their JSON "
                f"sidecars) and {len(scans)} scanned prints dated only by their folders' names")
 
-    # A demo may use both cores for faces; a real install leaves one free by default.
+    # A demo may use two cores for indexing and faces (a real install leaves one free by default): it has
+    # the machine to itself, and one core would make the scan alone about 12 s of its 60-s budget.
     # A 720p film of 12 s: what a slow Pi would be set to, and short enough for the demo's time budget.
     cfg = config_mod.build(base / "config.toml", [library], data, export, "Europe/Berlin",
-                           {"faces": {"workers": 2}, "export": {"video_height": 720, "video_seconds": 12}})
+                           {"scan": {"workers": 2}, "faces": {"workers": 2},
+                            "export": {"video_height": 720, "video_seconds": 12}})
     config_mod.save(cfg)
     db = store.connect(cfg.db_path)
 
