@@ -22,6 +22,7 @@ import gzip
 import io
 import json
 import math
+import threading
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -201,11 +202,28 @@ class OfflineGeocoder:
         return choice
 
 
-@lru_cache(maxsize=2)
+_BUILDING = threading.Lock()
+
+
 def offline_geocoder(prefer_populous_km: float, cache_dir: Path | None) -> OfflineGeocoder:
     """One shared instance per process and setting (about 30 MB); ``cache_dir`` (in the data dir) makes loading fast.
 
     Reached through ``geocode.lookup_place``, which passes ``[geocoder]``'s settings, so ingest and memories
-    share one index and name a position alike.
+    share one index and name a position alike. The lock makes a caller wait for a build that ``warm`` started
+    instead of building a second one.
     """
+    with _BUILDING:
+        return _shared(prefer_populous_km, cache_dir)
+
+
+@lru_cache(maxsize=2)
+def _shared(prefer_populous_km: float, cache_dir: Path | None) -> OfflineGeocoder:
     return OfflineGeocoder(prefer_populous_km, cache_dir)
+
+
+def warm(prefer_populous_km: float, cache_dir: Path | None) -> None:
+    """Build the shared index in a background thread. The first build on a new data dir reads the JSON (about
+    4 s here, far more on a Pi); an indexer starts this with its workers, so the build overlaps their first
+    files instead of stopping the results at the first photo with GPS while the workers wait."""
+    threading.Thread(target=offline_geocoder, args=(prefer_populous_km, cache_dir), name="geonames-warm",
+                     daemon=True).start()

@@ -89,3 +89,15 @@ def test_online_addresses_name_the_city_not_the_district():
     assert city_of({"name": "Kurfürstendamm", "type": "street", "district": "Wilmersdorf"}) == "Wilmersdorf"
     assert city_of({"name": "Colares", "type": "village"}) == "Colares"
     assert city_of({}) is None
+
+
+def test_a_look_up_during_the_background_build_waits_for_it_and_shares_it(tmp_path):
+    """An indexer starts the index's build in a thread (the first build on a new data dir reads the JSON for
+    seconds); a look-up that comes meanwhile must wait for that build, not make a second one of its own."""
+    misses = places._shared.cache_info().misses
+    places.warm(7.5, tmp_path)
+    first = offline_geocoder(7.5, tmp_path)  # asked for while the thread still builds (that takes seconds)
+    assert places._shared.cache_info().misses == misses + 1  # one build: this call waited and shared it
+    assert offline_geocoder(7.5, tmp_path) is first
+    assert first.lookup(38.7107, -9.1366)["city"] == "Lisbon"
+    assert [p.name for p in tmp_path.iterdir()] == [places._cache_name()]  # written once
