@@ -19,6 +19,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import queue
+import threading
 from collections.abc import Callable
 from fractions import Fraction
 from typing import BinaryIO
@@ -193,10 +195,16 @@ class FilmWriter:
             self.audio.layout = "stereo"
             self.audio.codec_context.bit_rate = 160_000
 
+        self._encoding = _EncodeThread()
+
     def write_video(self, image: Image.Image) -> None:
-        frame = av.VideoFrame.from_image(image).reformat(format="yuv420p", dst_colorspace="ITU709")
-        frame.pts = self.frames
+        """Queue one frame: it is converted and encoded in the encode thread while the next one is drawn."""
         self.frames += 1
+        self._encoding.put(self._encode_video, image, self.frames - 1)
+
+    def _encode_video(self, image: Image.Image, pts: int) -> None:
+        frame = av.VideoFrame.from_image(image).reformat(format="yuv420p", dst_colorspace="ITU709")
+        frame.pts = pts
         for packet in self.video.encode(frame):
             self.container.mux(packet)
 
@@ -207,7 +215,7 @@ class FilmWriter:
         self._pending = np.concatenate([self._pending, samples.astype(np.float32, copy=False)], axis=1)
         size = self.audio.codec_context.frame_size or 1024
         while self._pending.shape[1] >= size:
-            self._encode_audio(self._pending[:, :size])
+            self._encoding.put(self._encode_audio, self._pending[:, :size])
             self._pending = self._pending[:, size:]
 
     def _encode_audio(self, chunk: np.ndarray) -> None:
@@ -222,6 +230,7 @@ class FilmWriter:
 
     def close(self) -> None:
         """Flush both encoders and write the index. Call once, after the last frame."""
+        self._encoding.finish()
         if self.audio is not None and self._pending.shape[1]:
             self._encode_audio(self._pending)
             self._pending = self._pending[:, :0]
@@ -233,10 +242,46 @@ class FilmWriter:
 
     def abort(self) -> None:
         """Give up without flushing (the caller discards the file)."""
+        self._encoding.finish(check=False)
         try:
             self.container.close()
         except Exception:  # noqa: BLE001 - a half-written container may refuse to close cleanly
             log.debug("video: closing an aborted film failed", exc_info=True)
+
+
+class _EncodeThread:
+    """One thread that does all of the container's work (PyAV's muxer is not thread-safe), in order, while
+    the caller draws the next frame: drawing (Pillow's resizes) and x264 then share the cores, and the film
+    takes about two thirds of the time it takes in turns. The queue is short, so at most a few 720p or 1080p
+    frames wait (under 30 MB). Created from the render's low-priority thread, it inherits its niceness.
+    An error in the thread is raised in the caller at its next frame, or at ``finish``."""
+
+    def __init__(self, depth: int = 3) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="film-encode", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    job[0](*job[1:])
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+                    self._error = exc
+
+    def put(self, fn: Callable, *args) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((fn, *args))
+
+    def finish(self, check: bool = True) -> None:
+        """Wait until every queued job has run; ``check`` raises the first error one of them had."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if check and self._error is not None:
+            raise self._error
 
 
 class ClipError(Exception):
