@@ -12,7 +12,8 @@
 3. The thumbnail path alone (open, decode, orientation, thumbnail, quality signals, phash, thumbnail write),
    in this process pinned to one CPU: the base commit's ``thumbs`` (``git show BASE:daemon/ingest/thumbs.py``
    loaded as a temp module) beside the working tree's, on the 12-MP JPEGs and on a 12-MP HEIC made from the
-   same pixels with pillow-heif (with a 512-px embedded thumbnail, as phones store one), medians per file.
+   same pixels with pillow-heif (with a 512-px embedded thumbnail, as a Galaxy S25 stores one; iPhones
+   store 320 px), medians per file.
 
 Usage: python -P bench/ingest.py [--files 2000] [--items 100000] [--cores 0] [--repeat 3] [--thumb-files 40]
        python -P bench/ingest.py --thumbs-only   (section 3 alone; needs no exiftool)
