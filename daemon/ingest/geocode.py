@@ -21,7 +21,6 @@ from typing import Any
 from sqlite_utils import Database
 
 from homeroll.daemon.config import Config
-from homeroll.daemon.ingest import places
 from homeroll.daemon.ingest.places import offline_geocoder
 from homeroll.daemon.store import items as store_items
 from homeroll.daemon.store import places as store_places
@@ -50,11 +49,6 @@ def lookup_place(cfg: Config, db: Database, lat: float, lon: float) -> dict[str,
             return place
     place = offline_geocoder(float(settings["prefer_populous_km"]), cfg.data_dir / "cache").lookup(lat, lon)
     return {**place, "source": "geonames"}
-
-
-def warm_offline(cfg: Config) -> None:
-    """Start building the offline index in the background (it is the fallback of the online providers too)."""
-    places.warm(float(cfg["geocoder"]["prefer_populous_km"]), cfg.data_dir / "cache")
 
 
 def _online(settings: dict[str, Any], db: Database, lat: float, lon: float) -> dict[str, Any] | None:

