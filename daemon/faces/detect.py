@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from homeroll.daemon.faces import models
+from homeroll.daemon.ingest.thumbs import DRAFT_SLACK
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ LEAD_THRESHOLD = -1.0
 LEAD_LEVELS = 1.2
 #: How far above and below a lead, in its heights, the closer look reaches.
 BAND_HEIGHTS = 1.5
-#: The pre-pass may read a JPEG decoded down to this share of ``detect_size`` (4000 px at 1/4 is 1000).
-DRAFT_SLACK = 0.95
+# DRAFT_SLACK (ingest.thumbs, one constant for both decodes of a photo): the pre-pass may read a JPEG decoded
+# down to this share of ``detect_size`` (4000 px at 1/4 is 1000), as a thumbnail may of its size.
 
 __all__ = ["DetectedFace", "Detection", "FaceDetector", "load_displayed"]
 
@@ -206,8 +207,9 @@ class FaceDetector:
         four times the pixels above 1x) and finds every face of at least 80 px there with its score. With a
         threshold below dlib's 0 its smallest windows also answer, weakly, where a face between 40 and 80 px
         stands (every group photo of bench/facemix.py's roll has one). Only those rows (leads) get the
-        upsampled look, so a photo with no face, or with only large ones, costs the pre-pass alone. The CNN detector has no such pre-pass and looks at the whole photo, as
-        HOG does on a photo no larger than ``detect_size``.
+        upsampled look, so a photo with no face, or with only large ones, costs the pre-pass alone. The CNN
+        detector has no such pre-pass and looks at the whole photo, as HOG does on a photo no larger than
+        ``detect_size``.
         ``larger`` decodes the photo bigger, for the second pass on small faces (else ``image`` serves).
         """
         prepared = self._prepare(image)

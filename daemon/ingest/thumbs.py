@@ -28,7 +28,7 @@ from homeroll.daemon.store import fsutil
 ORIENTATION = 0x0112
 #: A reduced decode down to this share of the thumbnail size is kept as it is (never upscaled): a 12-MP
 #: JPEG's 1/8 DCT scale (500-510 px) serves a 512-px thumbnail, which costs about a quarter less decoding than
-#: the 1/4 scale (1000 px) and its resize. faces/detect.py takes its draft decodes with the same slack.
+#: the 1/4 scale (1000 px) and its resize. faces/detect.py imports it for its pre-pass's draft decode.
 DRAFT_SLACK = 0.95
 
 
