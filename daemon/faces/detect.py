@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from homeroll.daemon.faces import models
+from homeroll.daemon.faces.encode import CHIP_PADDING, CHIP_PIXELS, ResNetEncoder
 from homeroll.daemon.ingest.thumbs import DRAFT_SLACK
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ class FaceDetector:
         else:
             raise ValueError(f"unknown face detector {detector!r} (use 'hog' or 'cnn')")
         self.shape_predictor = dlib.shape_predictor(str(models.model_path(models.SHAPE_PREDICTOR)))
-        self.encoder = dlib.face_recognition_model_v1(str(models.model_path(models.FACE_ENCODER)))
+        self.encoder = ResNetEncoder(models.model_path(models.FACE_ENCODER))  # dlib's, on numpy's BLAS
         self.detect_size = detect_size
         self.detect_size_max = max(detect_size_max, detect_size)
         self.upsample = upsample
@@ -262,7 +263,8 @@ class FaceDetector:
         for top, left, bottom, right, _ in boxes:
             rect = self.dlib.rectangle(round(left), round(top), round(right), round(bottom))
             shapes.append(self.shape_predictor(array, rect))
-        descriptors = self.encoder.compute_face_descriptor(array, self.dlib.full_object_detections(shapes))
+        chips = self.dlib.get_face_chips(array, self.dlib.full_object_detections(shapes), CHIP_PIXELS, CHIP_PADDING)
+        descriptors = self.encoder.encode(chips)
         scale_to_full = full_size[0] / width
         for (top, left, bottom, right, score), descriptor in zip(boxes, descriptors, strict=True):
             result.faces.append(DetectedFace(
