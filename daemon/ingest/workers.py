@@ -9,6 +9,7 @@ and a fresh worker takes its place. Workers run at a lower priority.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import multiprocessing as mp
@@ -62,7 +63,11 @@ def _worker_main(conn: Connection, setup: Setup, settings: dict[str, Any], nice:
             os.nice(nice)
         except OSError:
             pass
-    run = setup(settings)
+    try:
+        run = setup(settings)
+    except UserError as exc:  # a cause the setup can name (a broken model file): the parent says it
+        conn.send(("cannot start", str(exc)))
+        return
     conn.send("ready")  # the per-job clock starts only once the setup is done
     while True:
         try:
@@ -78,6 +83,25 @@ def _worker_main(conn: Connection, setup: Setup, settings: dict[str, Any], nice:
             return
 
 
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """A spawned worker starts with numpy's BLAS set to one thread (unless the user chose otherwise): the pool
+    is already one worker per core it may use, and the face encoder's matrix products would otherwise start a
+    BLAS thread per core in every worker. The spawned process takes the environment as it is at its start."""
+    saved = {name: os.environ.get(name) for name in _BLAS_THREADS}
+    for name in _BLAS_THREADS:
+        os.environ.setdefault(name, "1")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+
+
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
+
 class _Worker:
     """One spawned process and the jobs sent to it, oldest first (it works through them in order)."""
 
@@ -86,7 +110,8 @@ class _Worker:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child, setup, settings, nice), daemon=True,
                                    name=f"homeroll-{role}-worker")
-        self.process.start()
+        with _one_blas_thread():
+            self.process.start()
         child.close()
         self.jobs: deque[tuple] = deque()
         self.started = 0.0  # when the oldest job began (the previous one finished)
@@ -95,12 +120,14 @@ class _Worker:
     def _wait_ready(self) -> None:
         # A fresh worker imports Pillow, numpy, PyAV, dlib…: seconds on a Pi. That is not the job's time.
         try:
-            if self.conn.poll(STARTUP_TIMEOUT):
-                self.conn.recv()
+            answer = self.conn.recv() if self.conn.poll(STARTUP_TIMEOUT) else None
         except (EOFError, OSError):
             self.process.join(2)
             raise UserError(f"the {self.role} worker process could not start (exit code {self.process.exitcode}); "
                             "run with --log-level debug") from None
+        if isinstance(answer, tuple):
+            self.process.join(2)
+            raise UserError(f"the {self.role} worker process could not start: {answer[1]}")
         self.ready = True
 
     def submit(self, job: tuple) -> None:

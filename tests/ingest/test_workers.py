@@ -20,6 +20,8 @@ def _toy_worker(settings):
             time.sleep(value)
         elif kind == "exit":
             os._exit(value)
+        elif kind == "env":
+            return os.environ.get(value)
         return value, os.getpid(), os.nice(0) - settings["parent_nice"]
 
     return run
@@ -87,3 +89,35 @@ def test_a_worker_killed_between_two_jobs_of_one_map_is_not_charged_the_next():
         pool.close()
     assert [job for job, _ in answers] == [("ok", 1), ("ok", 2), ("ok", 3)]
     assert not any(isinstance(answer, Failure) for _, answer in answers), answers
+
+
+def test_a_worker_runs_numpy_blas_on_one_thread_unless_the_user_chose(monkeypatch):
+    # one worker per core already: BLAS threads of its own in each would fight the others for the cores
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    pool = _pool(1, 30.0)
+    try:
+        answers = [result for _, result in pool.map([("env", "OPENBLAS_NUM_THREADS"), ("env", "OMP_NUM_THREADS")])]
+    finally:
+        pool.close()
+    assert answers == ["1", "3"]
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and os.environ["OMP_NUM_THREADS"] == "3"
+
+
+def _unusable_worker(settings):
+    from homeroll.daemon.errors import UserError
+
+    raise UserError("face model x.dat is not dlib's face ResNet: reinstall the 'face-recognition-models' package")
+
+
+def test_a_worker_whose_setup_names_its_problem_gives_that_line_not_an_exit_code():
+    import pytest
+
+    from homeroll.daemon.errors import UserError
+
+    pool = ProcessPool(_unusable_worker, {}, 1, 30.0, nice=0, role="face")
+    try:
+        with pytest.raises(UserError, match=r"^the face worker process could not start: face model x\.dat is not"):
+            list(pool.map([("sleep", 0)]))
+    finally:
+        pool.close()
