@@ -5,7 +5,8 @@
 Reference = face_recognition's documented pipeline done with the same dlib calls (face_recognition itself
 needs a dlib source build): load the full image as RGB, HOG at full size with upsample 1
 (``face_locations``), 5-point landmarks and the ResNet encoder (``face_encodings``). homeroll = draft
-decode, EXIF orientation, adaptive 1024/1600 px detection, encoding from the decoded image.
+decode, EXIF orientation, adaptive 1024/1600 px detection, encoding from the decoded image with dlib's ResNet
+run on numpy's BLAS (daemon/faces/encode.py).
 """
 
 # ruff: noqa: E402 - sys.path is cleaned before the other imports (see below)
@@ -17,6 +18,9 @@ import sys
 # bench/ holds a select.py of another bench; as sys.path[0] it would shadow the stdlib module.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+
+# The mix rows are one core's figures: numpy's BLAS (the face encoder) must not add threads on other cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import resource
@@ -195,6 +199,47 @@ def _homeroll(detector):
     return detect
 
 
+def encoder_row(corpus: Path, core: int, rounds: int = 5) -> None:
+    """ms per face of dlib's own encoder (the base commit's) and of faces/encode.py on the same chips, one CPU,
+    and how far apart their encodings are."""
+    import dlib
+
+    from homeroll.daemon.faces import models
+    from homeroll.daemon.faces.encode import CHIP_PADDING, CHIP_PIXELS, ResNetEncoder
+
+    detector = _cached("hog", dlib.get_frontal_face_detector)
+    predictor = _cached("sp", lambda: dlib.shape_predictor(str(models.model_path(models.SHAPE_PREDICTOR))))
+    chips = []
+    for rel, _ in PHOTOS:
+        image = np.asarray(Image.open(corpus / "face_recognition" / rel).convert("RGB"))
+        shapes = dlib.full_object_detections([predictor(image, r) for r in detector(image, 1)])
+        chips += dlib.get_face_chips(image, shapes, CHIP_PIXELS, CHIP_PADDING)
+    reference = dlib.face_recognition_model_v1(str(models.model_path(models.FACE_ENCODER)))
+    numpy_encoder = ResNetEncoder(models.model_path(models.FACE_ENCODER))
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    try:
+        timings: dict[str, list[float]] = {"dlib": [], "numpy, one face a call": [], "numpy, all in one call": []}
+        for _ in range(rounds):
+            started = time.perf_counter()
+            expected = np.array([reference.compute_face_descriptor(chip) for chip in chips])
+            timings["dlib"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            for chip in chips:
+                numpy_encoder.encode([chip])
+            timings["numpy, one face a call"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            encoded = numpy_encoder.encode(chips)
+            timings["numpy, all in one call"].append(time.perf_counter() - started)
+    finally:
+        os.sched_setaffinity(0, affinity)
+    print(f"\nencoder on {len(chips)} corpus face chips, one CPU ({core}), median of {rounds}: ms per face")
+    for name, seconds in timings.items():
+        print(f"{name:24} {statistics.median(seconds) / len(chips) * 1000:8.1f}")
+    print(f"largest difference from dlib's encodings: {np.abs(encoded - expected).max():.2e} "
+          f"(a distance of {np.linalg.norm(encoded - expected, axis=1).max():.2e}; people differ at 0.6)")
+
+
 def mix_rows(corpus: Path, count: int, core: int, reference: bool) -> dict[str, dict[str, list]]:
     """The mix of issue 12 through the base commit's detector, this tree's, and the reference, on one CPU."""
     from homeroll.daemon.faces.detect import FaceDetector
@@ -298,6 +343,7 @@ def main() -> None:
     parser.add_argument("--core", type=int, default=0, help="the CPU the mix rows are pinned to")
     parser.add_argument("--mix-only", action="store_true", help="only the mix rows")
     args = parser.parse_args()
+    encoder_row(args.corpus, args.core)
     if args.mix:
         mix_rows(args.corpus, args.mix, args.core, not args.skip_reference)
         if args.mix_only:
