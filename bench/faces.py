@@ -343,7 +343,8 @@ def main() -> None:
     parser.add_argument("--core", type=int, default=0, help="the CPU the mix rows are pinned to")
     parser.add_argument("--mix-only", action="store_true", help="only the mix rows")
     args = parser.parse_args()
-    encoder_row(args.corpus, args.core)
+    if not args.skip_photos:
+        encoder_row(args.corpus, args.core)
     if args.mix:
         mix_rows(args.corpus, args.mix, args.core, not args.skip_reference)
         if args.mix_only:

@@ -42,7 +42,7 @@ class UnknownModel(UserError):
 
 class _Reader:
     """dlib's serialisation: integers as a length byte (0x80 = negative) and little-endian bytes, floats as
-    mantissa and exponent integers, strings as a length and bytes, tensors as raw little-endian float32."""
+    mantissa and exponent integers, names as a length and bytes, tensors as raw little-endian float32."""
 
     def __init__(self, data: bytes) -> None:
         self.data, self.at = data, 0
@@ -57,12 +57,6 @@ class _Reader:
     def float(self) -> float:
         mantissa = self.int()
         return float(mantissa * 2.0 ** self.int())
-
-    def name(self) -> str:
-        size = self.int()
-        text = self.data[self.at:self.at + size]
-        self.at += size
-        return text.decode("ascii", "replace")
 
     def tensor(self) -> np.ndarray:
         if self.int() != 2:
@@ -109,9 +103,10 @@ def _layers(data: bytes) -> Iterator[tuple[str, object]]:
     reader = _Reader(data)
     for layer in reader.layers():
         if layer == "input_rgb_image_sized":
-            yield layer, np.array([reader.float(), reader.float(), reader.float()], np.float32)
+            mean = np.array([reader.float(), reader.float(), reader.float()], np.float32)
             if (reader.int(), reader.int()) != (CHIP_PIXELS, CHIP_PIXELS):
                 raise UnknownModel("the input is not a 150x150 chip")
+            yield layer, mean
         elif layer == "con_4":
             params = reader.tensor()
             filters, rows, cols, stride, stride_x, padding, padding_x = (reader.int() for _ in range(7))

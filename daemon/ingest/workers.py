@@ -88,15 +88,13 @@ def _one_blas_thread() -> Iterator[None]:
     """A spawned worker starts with numpy's BLAS set to one thread (unless the user chose otherwise): the pool
     is already one worker per core it may use, and the face encoder's matrix products would otherwise start a
     BLAS thread per core in every worker. The spawned process takes the environment as it is at its start."""
-    saved = {name: os.environ.get(name) for name in _BLAS_THREADS}
-    for name in _BLAS_THREADS:
-        os.environ.setdefault(name, "1")
+    added = [name for name in _BLAS_THREADS if name not in os.environ]
+    os.environ.update(dict.fromkeys(added, "1"))
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
+        for name in added:
+            os.environ.pop(name, None)
 
 
 _BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
