@@ -248,7 +248,13 @@ class Watchers:
             return dict(self._watches)
 
     def needs_restart(self, root: str) -> bool:
-        """The root was replaced or came back (new inode, or first seen): its old watch sees nothing."""
+        """The root was replaced or came back (new inode, its watch stopped, or first seen): its old
+        watch sees nothing.
+
+        The inode alone does not tell: a folder deleted and made again often gets the freed inode
+        back on ext4, and a disk mounted again has the same root inode. watchdog stops a watch whose
+        folder was deleted or unmounted but keeps its observer thread running, so the watch's own
+        emitter thread is the one to ask."""
         with self._lock:
             watch = self._watches.get(root)
         try:
@@ -257,7 +263,9 @@ class Watchers:
             return watch is not None and watch.observer is not None
         if watch is None or watch.observer is None:
             return True
-        return ino != watch.st_ino or not watch.observer.is_alive()
+        emitters = watch.observer.emitters
+        return (ino != watch.st_ino or not watch.observer.is_alive()
+                or not emitters or not all(e.is_alive() for e in emitters))
 
     def alive(self) -> bool:
         """Every observer that should run is running (a missing root has none and does not count)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from homeroll.daemon.ingest.roots import should_ignore
 from homeroll.daemon.service import jobs
 from homeroll.daemon.service.sdnotify import Notifier
 from homeroll.daemon.service.stability import StabilityTracker
-from homeroll.daemon.service.watch import fstype_for, needs_polling, parse_mounts
+from homeroll.daemon.service.watch import Watchers, fstype_for, needs_polling, parse_mounts
 from tests.service.helpers import wait_for
 
 
@@ -265,6 +266,33 @@ def test_inotify_running_out_falls_back_to_polling(tmp_path):
     assert out.stdout.splitlines()[0].startswith("polling polling: inotify failed")
     assert out.stdout.splitlines()[1] == "noted 1"
     assert "max_user_watches" in out.stderr
+
+
+def test_a_root_made_again_on_its_old_inode_is_watched_again(tmp_path):
+    """ext4 often gives a deleted folder's inode to the next one (and a disk mounted again has its old
+    root inode): the stopped watch must still be seen as stopped, or the root is never watched again."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    tracker = StabilityTracker(0.1)
+    w = Watchers(tracker, mode="inotify", poll_interval=0.2, on_subtree=lambda r, p: None,
+                 on_overflow=lambda: None)
+    try:
+        for _ in range(100):  # until the file system hands the inode back
+            w.start_root(str(lib))
+            assert not w.needs_restart(str(lib))
+            before = os.stat(lib).st_ino
+            shutil.rmtree(lib)
+            lib.mkdir()
+            if os.stat(lib).st_ino == before:
+                break
+        else:
+            pytest.skip("this file system never reused the folder's inode")
+        wait_for(lambda: w.needs_restart(str(lib)), 5, what="the stopped watch seen as stopped")
+        w.start_root(str(lib))
+        (lib / "new.jpg").write_bytes(b"x")
+        wait_for(lambda: len(tracker), 5, what="a new file seen by the new watch")
+    finally:
+        w.close()
 
 
 def test_wait_for_helper_fails_loudly():
