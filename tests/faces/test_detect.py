@@ -36,6 +36,20 @@ def test_a_photo_with_no_face_costs_the_pre_pass_alone(tmp_path):
     assert result.faces == [] and result.passes == 1 and decodes == []
 
 
+def test_a_closer_look_that_finds_only_large_faces_never_decodes_the_photo_larger(corpus):
+    # a lead near a large face (or a spurious one) brings a closer look; with no small face found there,
+    # the larger decode (30 ms of a 12-MP JPEG at 1/2) is for nothing
+    with Image.open(corpus / "face_recognition" / "examples" / "obama.jpg") as src:
+        head = src.convert("RGB").crop((300, 60, 700, 500)).resize((220, 242))
+    image = Image.new("RGB", (1000, 750), (200, 200, 190))
+    image.paste(head, (400, 250))
+    detector = FaceDetector()
+    decodes = []
+    boxes, used = detector._closer_look(image, detector._prepare(image), (0, image.height),
+                                        lambda: decodes.append(1) or image.resize((2000, 1500)))
+    assert len(boxes) == 1 and used == 1 and decodes == []
+
+
 def test_a_small_old_camera_photo_keeps_the_whole_upsampled_look(corpus):
     # 640x480 with a 36-px face: too few pixels for the cheap pre-pass to answer (no lead at all)
     photo = corpus / "exif-samples" / "jpg" / "exif-org" / "sony-cybershot.jpg"
