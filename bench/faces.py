@@ -286,7 +286,8 @@ def ingest_seconds(shots, core: int) -> list[float]:
     return times
 
 
-#: A Raspberry Pi 4 core (Cortex-A72, 1.5 GHz) against this machine's, for the projection: the issue's 3-5x.
+#: A Raspberry Pi 4 core (Cortex-A72, 1.5 GHz) against this machine's, for the projection: the issue's 3-5x, an
+#: assumption (no Pi was measured) that holds only as well as this machine is like the one it was stated for.
 PI4_FACTORS = (3, 5)
 WORKERS = 3
 
@@ -303,6 +304,8 @@ def _print_first_index(ingest: list[float], results: dict[str, dict[str, list]])
         hours = 100_000 * per_photo / WORKERS / 3600
         print(f"{name:12} {per_photo:13.3f} {hours:15.1f} " + " ".join(f"{hours * f:14.1f}" for f in PI4_FACTORS)
               + "  <= 0.3 s/photo/core, <= 8 h on a Pi 4")
+    print(f"the Pi 4 columns assume its core is {PI4_FACTORS[0]}-{PI4_FACTORS[1]}x slower than this machine's (not "
+          f"measured); shared VMs of one name have differed 2.2x per core, so compare {BASE}'s row across runs")
 
 
 def _print_mix(results: dict[str, dict[str, list]], count: int, core: int) -> None:
