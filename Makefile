@@ -32,6 +32,7 @@ test: $(TESTS)
 
 ## make bench: every bench script; figures go to docs/benchmarks.md by hand
 bench: $(TESTS)
+	@scripts/need-system-tools
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python -P $$script || exit 1; done
 
 lint: $(TESTS)
